@@ -1,0 +1,16 @@
+"""Optimizers that move parameters along their gradients, and learning-rate schedules.
+
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    for x, y in loader:
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+"""
+from . import lr_scheduler
+from .adagrad import Adagrad
+from .adam import Adam
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "lr_scheduler"]
