@@ -1,0 +1,71 @@
+"""Seeded subsets of a Dataset: random splits, stratified splits, n images per class.
+
+All index choices come from np.random.default_rng(seed), so the same seed always picks the
+same samples; returned indices are in ascending order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minidl.data.dataset import Dataset
+
+
+def _class_permutations(labels: np.ndarray, seed: int) -> list[np.ndarray]:
+    """For each class 0..max(labels), that class's sample indices in a seeded random order."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    num_classes = int(labels.max()) + 1 if len(labels) else 0
+    return [rng.permutation(np.flatnonzero(labels == k)) for k in range(num_classes)]
+
+
+def stratified_split(labels: np.ndarray, test_fraction: float = 0.2,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, test indices): round(test_fraction * n_k) of each class k go to test."""
+    if not 0.0 <= test_fraction <= 1.0:
+        raise ValueError(f"stratified_split: test_fraction must be in [0, 1], got {test_fraction}")
+    train, test = [], []
+    for perm in _class_permutations(labels, seed):
+        n_test = int(round(test_fraction * len(perm)))
+        test.append(perm[:n_test])
+        train.append(perm[n_test:])
+    empty = np.zeros(0, dtype=np.int64)
+    return np.sort(np.concatenate(train or [empty])), np.sort(np.concatenate(test or [empty]))
+
+
+def subset(dataset: Dataset, n_per_class: int, seed: int = 0) -> Dataset:
+    """A class-balanced Dataset with n_per_class samples of every class.
+
+    Subsets drawn with the same seed are nested: the 10-per-class subset lies inside the
+    100-per-class one, so studies over subset sizes differ only in the added samples.
+    """
+    labels = dataset.labels
+    num_classes = len(dataset.classes) or (int(labels.max()) + 1 if len(labels) else 0)
+    perms = _class_permutations(labels, seed)
+    perms += [np.zeros(0, dtype=np.int64)] * (num_classes - len(perms))
+    short = {k: len(p) for k, p in enumerate(perms) if len(p) < n_per_class}
+    if n_per_class < 0 or short:
+        raise ValueError(f"subset: cannot take {n_per_class} per class from "
+                         f"{dataset.name or 'the dataset'}; classes with fewer samples "
+                         f"(class: count): {short}")
+    chosen = np.sort(np.concatenate([p[:n_per_class] for p in perms]))
+    return dataset.take(chosen)
+
+
+def random_split(dataset: Dataset, lengths, seed: int = 0) -> list[Dataset]:
+    """Split into disjoint random parts of the given lengths (ints summing to len(dataset),
+    or fractions summing to 1, the remainder going one by one to the first parts)."""
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(x, float) for x in lengths):
+        if abs(sum(lengths) - 1.0) > 1e-6 or min(lengths) < 0:
+            raise ValueError(f"random_split: fractions must be >= 0 and sum to 1, got {lengths}")
+        counts = [int(np.floor(f * n)) for f in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if sum(lengths) != n or any(x < 0 for x in lengths):
+        raise ValueError(f"random_split: lengths {lengths} must be >= 0 and sum to the dataset "
+                         f"size {n}")
+    perm = np.random.default_rng(seed).permutation(n)
+    bounds = np.cumsum([0] + lengths)
+    return [dataset.take(np.sort(perm[a:b])) for a, b in zip(bounds[:-1], bounds[1:])]
