@@ -1,2 +1,14 @@
-"""minidl: a from-scratch NumPy/CuPy deep-learning engine that teaches CNNs by being one."""
+"""minidl: a from-scratch NumPy/CuPy deep-learning engine that teaches CNNs by being one.
+
+    import minidl
+    from minidl import nn, optim, functional as F
+"""
+from . import backend, functional
+from .gradcheck import GradcheckError, gradcheck
+from .random import manual_seed
+from .tensor import Function, ShapeError, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
+
 __version__ = "0.1.0"
+
+__all__ = ["Function", "GradcheckError", "ShapeError", "Tensor", "backend", "enable_grad",
+           "functional", "gradcheck", "is_grad_enabled", "manual_seed", "no_grad", "tensor"]

@@ -1,0 +1,17 @@
+"""Layers that own parameters, built on minidl.functional (PyTorch's torch.nn names)."""
+from . import init
+from .activation import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .container import Flatten, Identity, ModuleList, Sequential
+from .conv import Conv2d
+from .dropout import Dropout
+from .linear import Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .module import Module
+from .normalization import BatchNorm1d, BatchNorm2d
+from .parameter import Parameter
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+
+__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
+           "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear",
+           "MSELoss", "MaxPool2d", "Module", "ModuleList", "Parameter", "ReLU", "Sequential",
+           "Sigmoid", "Softmax", "Tanh", "init"]

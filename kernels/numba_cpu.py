@@ -1,0 +1,253 @@
+"""Numba fast paths for the CPU (backend "cpu"), one per hot op of a CNN training step.
+
+Each public function has the signature of its NumPy reference (the sliding-window routines in
+``minidl.functional.windows`` and the engine's ReLU, batch-norm and softmax-cross-entropy) and
+returns the same arrays. The reference loops over kernel offsets and makes several passes over
+memory; these loops visit each element once or twice, and ``prange`` spreads independent
+(image, channel) planes, or channels, over the cores.
+
+Compiled machine code is cached next to this file (``cache=True``), so only the first run on a
+machine pays the compile time. Only float32 and float64 arrays are accepted.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+from numba import njit, prange
+
+from . import register
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_JIT = dict(cache=True, parallel=True, fastmath=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# argument checks shared by the wrappers
+# ---------------------------------------------------------------------------------------------
+
+def _float_array(a, name: str, fn: str, ndim: tuple[int, ...]) -> np.ndarray:
+    """``a`` as a C-contiguous float32/float64 NumPy array with one of the allowed ndims."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{fn}: {name} must be a NumPy array, got {type(a).__name__}")
+    if a.dtype not in _FLOATS:
+        raise TypeError(f"{fn}: {name} must be float32 or float64, got {a.dtype}")
+    if a.ndim not in ndim:
+        want = " or ".join(f"{d}-d" for d in ndim)
+        raise ValueError(f"{fn}: {name} must be {want}, got shape {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def _pair(value, name: str, fn: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= minimum, as a 2-tuple."""
+    try:
+        pair = (value, value) if np.ndim(value) == 0 else tuple(value)
+        pair = tuple(operator.index(v) for v in pair)
+    except TypeError:
+        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}") from None
+    if len(pair) != 2 or min(pair) < minimum:
+        raise ValueError(f"{fn}: {name} must be a pair of ints >= {minimum}, got {value!r}")
+    return pair
+
+
+def _output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """(size + 2 padding - dilation (kernel - 1) - 1) // stride + 1, as in windows.output_size."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _window_geometry(fn, hw, kh, kw, stride, padding, dilation):
+    """Validated (kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow) for an H x W input."""
+    kh, kw = _pair((kh, kw), "kernel size", fn, 1)
+    stride = _pair(stride, "stride", fn, 1)
+    padding = _pair(padding, "padding", fn, 0)
+    dilation = _pair(dilation, "dilation", fn, 1)
+    oh = _output_size(hw[0], kh, stride[0], padding[0], dilation[0])
+    ow = _output_size(hw[1], kw, stride[1], padding[1], dilation[1])
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{fn}: a {kh}x{kw} window (stride {stride}, padding {padding}, dilation "
+                         f"{dilation}) does not fit a {hw[0]}x{hw[1]} input: output {oh}x{ow}")
+    return kh, kw, stride, padding, dilation, oh, ow
+
+
+def _image_shape(x_shape, fn: str) -> tuple[int, int, int, int]:
+    try:
+        shape = tuple(operator.index(s) for s in x_shape)
+    except TypeError:
+        raise TypeError(f"{fn}: x_shape must be a tuple of 4 ints, got {x_shape!r}") from None
+    if len(shape) != 4 or min(shape) < 1:
+        raise ValueError(f"{fn}: x_shape must be 4 positive ints (N, C, H, W), got {x_shape!r}")
+    return shape
+
+
+# ---------------------------------------------------------------------------------------------
+# sliding windows: im2col, col2im, max-pooling
+# ---------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _valid_range(offset, stride, count, size):
+    """The outputs o in [lo, hi) whose input index o * stride + offset lies in [0, size)."""
+    lo = max(0, -(offset // stride))
+    hi = min(count, (size - 1 - offset) // stride + 1) if size - 1 - offset >= 0 else 0
+    return lo, max(lo, hi)
+
+
+# The kernels below read and write flat arrays that the wrappers allocate with NumPy: views made
+# inside prange cost an atomic reference count each, and NumPy backs large arrays with huge
+# pages, which Numba's allocator does not (page faults made fresh outputs 5x slower to fill).
+# Every index is cast to unsigned (_u) so Numba drops its negative-index wraparound check, which
+# otherwise doubles the time of these loops; the loop bounds keep every index in range.
+_u = np.uint64
+
+
+@njit(**_JIT)
+def _im2col(x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    for p in prange(n * c):
+        for i in range(kh):
+            y0 = i * dh - ph
+            oy_lo, oy_hi = _valid_range(y0, sh, oh, h)
+            for j in range(kw):
+                x0 = j * dw - pw
+                ox_lo, ox_hi = _valid_range(x0, sw, ow, w)
+                out = ((p * kh + i) * kw + j) * oh * ow
+                for oy in range(oh):
+                    row = out + oy * ow
+                    if oy < oy_lo or oy >= oy_hi:
+                        for ox in range(ow):
+                            cols[_u(row + ox)] = 0
+                        continue
+                    base = (p * h + oy * sh + y0) * w + x0
+                    for ox in range(ox_lo):
+                        cols[_u(row + ox)] = 0
+                    for ox in range(ox_lo, ox_hi):
+                        cols[_u(row + ox)] = x[_u(base + ox * sw)]
+                    for ox in range(ox_hi, ow):
+                        cols[_u(row + ox)] = 0
+
+
+@njit(**_JIT)
+def _col2im(cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    for p in prange(n * c):
+        for q in range(p * h * w, (p + 1) * h * w):
+            dx[_u(q)] = 0
+        # Same (i, j) order of additions as the reference, so every sum rounds the same way.
+        for i in range(kh):
+            y0 = i * dh - ph
+            oy_lo, oy_hi = _valid_range(y0, sh, oh, h)
+            for j in range(kw):
+                x0 = j * dw - pw
+                ox_lo, ox_hi = _valid_range(x0, sw, ow, w)
+                col = ((p * kh + i) * kw + j) * oh * ow
+                for oy in range(oy_lo, oy_hi):
+                    base = (p * h + oy * sh + y0) * w + x0
+                    row = col + oy * ow
+                    for ox in range(ox_lo, ox_hi):
+                        dx[_u(base + ox * sw)] += cols[_u(row + ox)]
+
+
+@njit(**_JIT)
+def _max_pool2d_forward(x, out, argmax, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow):
+    for p in prange(n * c):
+        plane = p * h * w
+        for oy in range(oh):
+            y0 = oy * sh - ph
+            i_lo, i_hi = max(0, -y0), min(kh, h - y0)
+            for ox in range(ow):
+                x0 = ox * sw - pw
+                j_lo, j_hi = max(0, -x0), min(kw, w - x0)
+                # Like argmax over the -inf-padded window: the first maximum in row-major order
+                # wins, a NaN beats everything, and window offset 0 holds while all are -inf.
+                best = -np.inf
+                best_k = 0
+                for i in range(i_lo, i_hi):
+                    for j in range(j_lo, j_hi):
+                        v = x[_u(plane + (y0 + i) * w + x0 + j)]
+                        if v > best or (v != v and best == best):
+                            best = v
+                            best_k = i * kw + j
+                q = _u((p * oh + oy) * ow + ox)
+                out[q] = best
+                argmax[q] = (y0 + best_k // kw) * w + x0 + best_k % kw
+
+
+@njit(**_JIT)
+def _max_pool2d_backward(dout, argmax, dx, planes, hw, ohw, chunk):
+    """Returns how many argmax entries fell outside the plane (and were skipped)."""
+    n_chunks = (planes + chunk - 1) // chunk
+    bad = np.zeros(n_chunks, dtype=np.int64)
+    for t in prange(n_chunks):
+        acc = np.empty(hw, dtype=np.float64)  # the reference's bincount sums in float64
+        for p in range(t * chunk, min(planes, (t + 1) * chunk)):
+            for q in range(hw):
+                acc[_u(q)] = 0.0
+            for q in range(p * ohw, (p + 1) * ohw):
+                idx = argmax[_u(q)]
+                if idx < 0 or idx >= hw:
+                    bad[t] += 1
+                else:
+                    acc[_u(idx)] += dout[_u(q)]
+            for q in range(hw):
+                dx[_u(p * hw + q)] = acc[_u(q)]
+    return bad.sum()
+
+
+@register("im2col", "cpu")
+def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """(N, C, H, W) -> columns (N, C*kh*kw, OH*OW); the layout of windows.im2col."""
+    x = _float_array(x, "x", "im2col", (4,))
+    n, c, h, w = x.shape
+    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
+        "im2col", (h, w), kh, kw, stride, padding, dilation)
+    cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
+    _im2col(x.reshape(-1), cols.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    return cols
+
+
+@register("col2im", "cpu")
+def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Columns (N, C*kh*kw, OH*OW) -> image (N, C, H, W), summing where windows overlap."""
+    cols = _float_array(cols, "cols", "col2im", (3,))
+    n, c, h, w = _image_shape(x_shape, "col2im")
+    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
+        "col2im", (h, w), kh, kw, stride, padding, dilation)
+    if cols.shape != (n, c * kh * kw, oh * ow):
+        raise ValueError(f"col2im: cols must have shape {(n, c * kh * kw, oh * ow)} for x_shape "
+                         f"{tuple(x_shape)} and a {kh}x{kw} kernel, got {cols.shape}")
+    dx = np.empty((n, c, h, w), dtype=cols.dtype)
+    _col2im(cols.reshape(-1), dx.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    return dx
+
+
+@register("max_pool2d_forward", "cpu")
+def max_pool2d_forward(x, kh, kw, stride, padding):
+    """(N, C, H, W) -> (out (N, C, OH, OW), argmax (N, C, OH, OW) int64 flat index into H*W)."""
+    x = _float_array(x, "x", "max_pool2d_forward", (4,))
+    n, c, h, w = x.shape
+    kh, kw, (sh, sw), (ph, pw), _, oh, ow = _window_geometry(
+        "max_pool2d_forward", (h, w), kh, kw, stride, padding, (1, 1))
+    out = np.empty((n, c, oh, ow), dtype=x.dtype)
+    argmax = np.empty((n, c, oh, ow), dtype=np.int64)
+    _max_pool2d_forward(x.reshape(-1), out.reshape(-1), argmax.reshape(-1),
+                        n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
+    return out, argmax
+
+
+@register("max_pool2d_backward", "cpu")
+def max_pool2d_backward(dout, argmax, x_shape):
+    """dout, argmax (N, C, OH, OW) -> dx (N, C, H, W) with dx[argmax] += dout."""
+    dout = _float_array(dout, "dout", "max_pool2d_backward", (4,))
+    n, c, h, w = _image_shape(x_shape, "max_pool2d_backward")
+    if not isinstance(argmax, np.ndarray) or argmax.dtype.kind not in "iu":
+        raise TypeError("max_pool2d_backward: argmax must be an integer NumPy array, got "
+                        f"{getattr(argmax, 'dtype', type(argmax).__name__)}")
+    if argmax.shape != dout.shape or dout.shape[:2] != (n, c):
+        raise ValueError(f"max_pool2d_backward: dout {dout.shape} and argmax {argmax.shape} must "
+                         f"both be (N, C, OH, OW) with (N, C) = {(n, c)} from x_shape")
+    argmax = np.ascontiguousarray(argmax, dtype=np.int64)
+    dx = np.empty((n, c, h, w), dtype=dout.dtype)
+    oh, ow = dout.shape[2:]
+    bad = _max_pool2d_backward(dout.reshape(-1), argmax.reshape(-1), dx.reshape(-1),
+                               n * c, h * w, oh * ow, max(1, (n * c) // 64))
+    if bad:
+        raise ValueError(f"max_pool2d_backward: {bad} argmax entries fall outside the {h}x{w} "
+                         "input plane")
+    return dx

@@ -1,0 +1,114 @@
+"""Batch normalisation (Ioffe and Szegedy, 2015), the lecture's algorithm.
+
+Over a mini-batch B = {x_1..m} (per channel; m = N for (N, C) input, N*H*W for (N, C, H, W)):
+    mu    = 1/m sum x_i                         mini-batch mean
+    var   = 1/m sum (x_i - mu)^2                mini-batch variance
+    xhat  = (x_i - mu) / sqrt(var + eps)        normalise
+    y_i   = gamma xhat_i + beta                 scale and shift (learned)
+In training the batch statistics are used and the running averages updated,
+    running = (1 - momentum) running + momentum batch_statistic
+(the running variance takes the unbiased m/(m-1) estimate, as PyTorch does); in evaluation the
+running statistics replace mu and var, so one image's output does not depend on its batch.
+"""
+from __future__ import annotations
+
+from .. import kernels
+from ..backend import get_array_module
+from ..tensor import Function, ShapeError
+
+
+def _axes(x):
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def _per_channel(v, ndim):
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def batch_norm_forward_train(x, gamma, beta, eps):
+    """Reference: (y, mean (C,), biased var (C,), xhat, inv_std (C,))."""
+    xp = get_array_module(x)
+    axes = _axes(x)
+    mu = x.mean(axis=axes)
+    var = ((x - _per_channel(mu, x.ndim)) ** 2).mean(axis=axes)
+    inv_std = 1 / xp.sqrt(var + eps)
+    xhat = (x - _per_channel(mu, x.ndim)) * _per_channel(inv_std, x.ndim)
+    y = xhat * _per_channel(gamma, x.ndim) + _per_channel(beta, x.ndim)
+    return y, mu, var, xhat, inv_std
+
+
+def batch_norm_backward(dy, xhat, gamma, inv_std):
+    """Reference: (dx, dgamma, dbeta) for the training-mode forward.
+
+    With dxhat = dy gamma and M values per channel, the three paths through mu and var collapse to
+        dx = inv_std / M (M dxhat - sum(dxhat) - xhat sum(dxhat xhat)).
+    """
+    axes = _axes(dy)
+    m = dy.size // dy.shape[1]
+    dbeta = dy.sum(axis=axes)                   # sum(dxhat) = gamma dbeta
+    dgamma = (dy * xhat).sum(axis=axes)         # sum(dxhat xhat) = gamma dgamma
+    dx = _per_channel(gamma * inv_std / m, dy.ndim) * (
+        m * dy - _per_channel(dbeta, dy.ndim) - xhat * _per_channel(dgamma, dy.ndim))
+    return dx, dgamma, dbeta
+
+
+class BatchNorm(Function):
+    """x (N, C) or (N, C, H, W), gamma (C,), beta (C,) -> y, same shape as x.
+
+    Caches xhat and 1/sqrt(var + eps); in training also updates running_mean/var in place.
+    """
+
+    def forward(self, x, gamma, beta, running_mean, running_var, training, momentum, eps):
+        xp = get_array_module(x)
+        c = x.shape[1]
+        self.gamma = xp.ones(c, dtype=x.dtype) if gamma is None else gamma
+        beta = xp.zeros(c, dtype=x.dtype) if beta is None else beta
+        self.training = training
+        if training:
+            impl = kernels.lookup("batch_norm_forward_train", batch_norm_forward_train, like=x)
+            y, mu, var, self.xhat, self.inv_std = impl(x, self.gamma, beta, eps)
+            if running_mean is not None:
+                m = x.size // c
+                running_mean *= 1 - momentum
+                running_mean += momentum * mu
+                running_var *= 1 - momentum
+                running_var += momentum * var * (m / max(m - 1, 1))
+            return y
+        self.inv_std = 1 / xp.sqrt(running_var + eps)
+        self.xhat = (x - _per_channel(running_mean, x.ndim)) * _per_channel(self.inv_std, x.ndim)
+        return self.xhat * _per_channel(self.gamma, x.ndim) + _per_channel(beta, x.ndim)
+
+    def backward(self, g):
+        if self.training:
+            impl = kernels.lookup("batch_norm_backward", batch_norm_backward, like=g)
+            dx, dgamma, dbeta = impl(g, self.xhat, self.gamma, self.inv_std)
+        else:                       # mu and var are constants: y is affine in x
+            axes = _axes(g)
+            dx = g * _per_channel(self.gamma * self.inv_std, g.ndim)
+            dgamma, dbeta = (g * self.xhat).sum(axis=axes), g.sum(axis=axes)
+        need = self.needs_input_grad
+        return dx if need[0] else None, dgamma if need[1] else None, dbeta if need[2] else None
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation of (N, C) or (N, C, H, W), PyTorch's argument order.
+
+    running_mean and running_var are raw arrays of shape (C,) (or None to always use batch
+    statistics); in training they are updated in place.
+    """
+    if x.ndim not in (2, 4):
+        raise ShapeError("batch_norm", "input (N, C) or (N, C, H, W)", tuple(x.shape))
+    c = x.shape[1]
+    for name, v in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if v is not None and tuple(v.shape) != (c,):
+            raise ShapeError("batch_norm", f"{name} of shape ({c},) for input {tuple(x.shape)}",
+                             tuple(v.shape))
+    if running_mean is None and not training:
+        raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
+    if training and x.size // c < 2:
+        raise ValueError(f"batch_norm: training needs more than one value per channel, "
+                         f"got input {tuple(x.shape)}")
+    return BatchNorm.apply(x, weight, bias, running_mean=running_mean, running_var=running_var,
+                           training=training, momentum=momentum, eps=eps)

@@ -1,0 +1,89 @@
+"""Pooling: max, average, and global (adaptive) average.
+
+Pooling summarises each kh x kw window of every channel by one number, which shrinks the map:
+W_out = (W - F) / S + 1 (the lecture's formula, with padding P: (W - F + 2P) / S + 1).
+Max-pooling's backward sends each gradient to the single input that won its window;
+average pooling's spreads it evenly over the window.
+"""
+from __future__ import annotations
+
+from .. import kernels
+from ..tensor import Function, ShapeError
+from .basic import mean
+from .conv import _pair
+from .windows import col2im, im2col, max_pool2d_backward, max_pool2d_forward
+
+
+class MaxPool2d(Function):
+    """x (N, C, H, W) -> (N, C, OH, OW). Caches the flat index of each window's maximum."""
+
+    def forward(self, x, kernel, stride, padding):
+        impl = kernels.lookup("max_pool2d_forward", max_pool2d_forward, like=x)
+        y, self.argmax = impl(x, *kernel, stride, padding)
+        self.x_shape = x.shape
+        return y
+
+    def backward(self, g):          # dL/dx[argmax] = dL/dy; every other input gets 0
+        impl = kernels.lookup("max_pool2d_backward", max_pool2d_backward, like=g)
+        return (impl(g, self.argmax, self.x_shape),)
+
+
+class AvgPool2d(Function):
+    """x (N, C, H, W) -> (N, C, OH, OW); zero padding counts in the average (PyTorch's default)."""
+
+    def forward(self, x, kernel, stride, padding):
+        n, c, h, w = x.shape
+        self.x_shape, self.geometry = x.shape, (*kernel, stride, padding, (1, 1))
+        cols = kernels.lookup("im2col", im2col, like=x)(x.reshape(n * c, 1, h, w), *self.geometry)
+        self.area = kernel[0] * kernel[1]
+        y = cols.mean(axis=1)
+        oh = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
+        return y.reshape(n, c, oh, -1)
+
+    def backward(self, g):          # each of the kh*kw inputs of a window gets 1/(kh*kw) of it
+        n, c, h, w = self.x_shape
+        dcols = (g.reshape(n * c, 1, -1) / self.area).repeat(self.area, axis=1)
+        dx = kernels.lookup("col2im", col2im, like=dcols)(dcols, (n * c, 1, h, w), *self.geometry)
+        return (dx.reshape(self.x_shape),)
+
+
+def _pool_args(name, x, kernel_size, stride, padding):
+    if x.ndim != 4:
+        raise ShapeError(name, "input (N, C, H, W)", tuple(x.shape))
+    kernel = _pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None else _pair(stride, "stride")
+    padding = _pair(padding, "padding")
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{name}: padding must be at most half the kernel size, got padding={padding} "
+                         f"for kernel_size={kernel}")
+    if x.shape[2] + 2 * padding[0] < kernel[0] or x.shape[3] + 2 * padding[1] < kernel[1]:
+        raise ShapeError(name, f"a map of at least {kernel} after padding", tuple(x.shape))
+    return kernel, stride, padding
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max over each window; stride defaults to kernel_size. (N, C, H, W) -> (N, C, OH, OW)."""
+    kernel, stride, padding = _pool_args("max_pool2d", x, kernel_size, stride, padding)
+    return MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Mean over each window; stride defaults to kernel_size. (N, C, H, W) -> (N, C, OH, OW)."""
+    kernel, stride, padding = _pool_args("avg_pool2d", x, kernel_size, stride, padding)
+    return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding)
+
+
+def adaptive_avg_pool2d(x, output_size=1):
+    """Average to a fixed output size. (N, C, H, W) -> (N, C, oh, ow).
+
+    output_size 1 is global average pooling (ResNet's head); other sizes must divide H and W.
+    """
+    if x.ndim != 4:
+        raise ShapeError("adaptive_avg_pool2d", "input (N, C, H, W)", tuple(x.shape))
+    oh, ow = _pair(output_size, "output_size")
+    h, w = x.shape[2:]
+    if (oh, ow) == (1, 1):
+        return mean(x, axis=(2, 3), keepdims=True)
+    if h % oh or w % ow:
+        raise ShapeError("adaptive_avg_pool2d", f"a map whose sides divide by {(oh, ow)}", tuple(x.shape))
+    return avg_pool2d(x, (h // oh, w // ow))

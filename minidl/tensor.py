@@ -1,0 +1,398 @@
+"""Tensor and the reverse-mode backward pass.
+
+A Tensor wraps an ndarray (NumPy on the CPU, CuPy on a GPU). Every op that makes a Tensor from
+others is a ``Function``: its ``forward`` computes the output from raw arrays and saves what the
+backward pass needs, its ``backward`` turns dL/d(output) into dL/d(input) for each input. The
+Function is kept as the output's ``_ctx``, so the Tensors form a graph that ``backward()`` walks
+in reverse topological order, applying the chain rule
+
+    dL/dx = sum over every use y = f(x, ...) of  (dL/dy) * (dy/dx).
+
+Broadcasting is undone in one place: when an op broadcast an input of shape (3,) against (4, 3),
+its gradient arrives as (4, 3) and is summed back to (3,) before it is passed on.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+from . import backend
+from .backend import get_array_module
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_grad_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_grad_state, "enabled", True)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside the block no graph is recorded: results have requires_grad=False."""
+    previous = is_grad_enabled()
+    _grad_state.enabled = False
+    try:
+        yield
+    finally:
+        _grad_state.enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad():
+    """Record the graph again inside a ``no_grad`` block."""
+    previous = is_grad_enabled()
+    _grad_state.enabled = True
+    try:
+        yield
+    finally:
+        _grad_state.enabled = previous
+
+
+class ShapeError(ValueError):
+    """A shape (or dtype) that an op or layer cannot take.
+
+    ``where`` names the op or layer; Module.__call__ later prefixes the layer's path in the model,
+    e.g. ``features.3 (Linear): expected input (*, 1568), got (128, 1567)``.
+    """
+
+    def __init__(self, where: str, expected, actual):
+        self.where, self.expected, self.actual = where, expected, actual
+        self.module = None   # the Module that raised it, filled in by Module.__call__
+        self.path = None     # that module's dotted name in the outermost model
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        where = f"{self.path} ({self.where})" if self.path else self.where
+        return f"{where}: expected {self.expected}, got {self.actual}"
+
+    def locate(self, path: str) -> None:
+        self.path = path
+        self.args = (self._message(),)
+
+
+def sum_to_shape(grad, shape):
+    """Undo broadcasting: sum ``grad`` over the axes along which an array of ``shape`` was stretched."""
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1)
+    grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _as_array(data, dtype=None):
+    """Coerce data to an ndarray. Arrays keep their dtype; Python floats (and lists of them)
+    become float32, the default; Python ints stay int64 (labels, indices)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return get_array_module(data).asarray(data, dtype=dtype)
+    if isinstance(data, np.ndarray) or backend.is_cupy_array(data):
+        return data.astype(np.float32) if data.dtype == np.float16 else data
+    arr = np.asarray(data)
+    if arr.dtype.kind == "f" and not isinstance(data, np.generic):
+        arr = arr.astype(np.float32)
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed.
+
+    data          the ndarray (float32 by default, float64 allowed; integer arrays for labels)
+    requires_grad whether backward() should compute dL/d(this)
+    grad          after backward(): dL/d(this) as an ndarray of the same shape (leaves only,
+                  unless retain_grad() was called)
+    """
+
+    __array_priority__ = 1000  # so that ndarray * Tensor calls Tensor.__rmul__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        self.data = _as_array(data, dtype)
+        if requires_grad and self.data.dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"Tensor: only float32 or float64 tensors can require gradients, "
+                            f"got dtype {self.data.dtype}")
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._ctx: Function | None = None   # the Function that produced this tensor
+        self._retain_grad = False
+
+    # ----- array-like facts -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        dev = ", device='cuda'" if self.device == "cuda" else ""
+        body = np.array2string(backend.to_device(self.data, "cpu"), precision=4, separator=", ",
+                               prefix="tensor(")
+        return f"tensor({body}{dev}{grad})"
+
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (copied from the GPU if needed; no graph)."""
+        return backend.to_device(self.data, "cpu")
+
+    def item(self) -> float:
+        if self.size != 1:
+            raise ValueError(f"item(): only a one-element tensor converts to a number, shape is {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    # ----- graph control --------------------------------------------------------------------
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph (no copy)."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_(): only leaf tensors can change requires_grad; use detach()")
+        if flag and self.dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"requires_grad_(): dtype {self.dtype} cannot require gradients")
+        self.requires_grad = flag
+        return self
+
+    def retain_grad(self) -> "Tensor":
+        """Keep .grad on this intermediate tensor after backward()."""
+        self._retain_grad = True
+        return self
+
+    def to(self, device: str) -> "Tensor":
+        """A copy on 'cpu' or 'cuda' that stays in the graph (gradients flow back across devices)."""
+        if device == self.device:
+            return self
+        from .functional.basic import to_device
+        return to_device(self, device)
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self) -> "Tensor":
+        return self.to("cuda")
+
+    def float(self) -> "Tensor":
+        return self.astype(np.float32)
+
+    def double(self) -> "Tensor":
+        return self.astype(np.float64)
+
+    def astype(self, dtype) -> "Tensor":
+        from .functional.basic import astype
+        return astype(self, dtype)
+
+    # ----- the backward pass ------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Compute dL/d(leaf) for every leaf that requires grad, L being this tensor.
+
+        Without ``grad`` this tensor must hold a single number (a loss). Gradients accumulate into
+        ``.grad`` (call ``zero_grad()`` between steps). The graph is freed afterwards unless
+        ``retain_graph=True``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward(): this tensor does not require grad (no input that "
+                               "requires grad was used, or it was computed under no_grad())")
+        xp = get_array_module(self.data)
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(f"backward(): grad can be implied only for a single number, "
+                                   f"this tensor has shape {self.shape}")
+            grad = xp.ones_like(self.data)
+        else:
+            grad = _as_array(grad, self.dtype)
+            if grad.shape != self.data.shape:
+                raise ShapeError("backward", f"grad of shape {self.shape}", tuple(grad.shape))
+
+        grads = {id(self): grad}
+        for node in _topological_order(self):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._ctx is None or node._retain_grad:
+                node.grad = g if node.grad is None else node.grad + g
+            fn = node._ctx
+            if fn is None:
+                continue
+            for inp, gi in zip(fn.inputs, fn.backward(g)):
+                if gi is None or inp is None or not inp.requires_grad:
+                    continue
+                gi = sum_to_shape(gi, inp.shape)
+                if gi.dtype != inp.dtype:
+                    gi = gi.astype(inp.dtype)
+                key = id(inp)
+                grads[key] = gi if key not in grads else grads[key] + gi
+            if not retain_graph:
+                node._ctx = None   # free the graph: saved arrays go with the Function
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ----- operators (the math lives in minidl.functional) -------------------------------------
+    def __add__(self, other): return _ops.add(self, other)
+    def __radd__(self, other): return _ops.add(other, self)
+    def __sub__(self, other): return _ops.sub(self, other)
+    def __rsub__(self, other): return _ops.sub(other, self)
+    def __mul__(self, other): return _ops.mul(self, other)
+    def __rmul__(self, other): return _ops.mul(other, self)
+    def __truediv__(self, other): return _ops.div(self, other)
+    def __rtruediv__(self, other): return _ops.div(other, self)
+    def __neg__(self): return _ops.neg(self)
+    def __pow__(self, exponent): return _ops.pow(self, exponent)
+    def __matmul__(self, other): return _ops.matmul(self, other)
+    def __rmatmul__(self, other): return _ops.matmul(other, self)
+    def __getitem__(self, index): return _ops.getitem(self, index)
+    def __abs__(self): return _ops.abs(self)
+
+    # comparisons give plain boolean Tensors (no gradient)
+    def __lt__(self, other): return Tensor(self.data < _raw(other))
+    def __le__(self, other): return Tensor(self.data <= _raw(other))
+    def __gt__(self, other): return Tensor(self.data > _raw(other))
+    def __ge__(self, other): return Tensor(self.data >= _raw(other))
+
+    def exp(self): return _ops.exp(self)
+    def log(self): return _ops.log(self)
+    def sqrt(self): return _ops.sqrt(self)
+    def abs(self): return _ops.abs(self)
+    def clip(self, lo=None, hi=None): return _ops.clip(self, lo, hi)
+    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
+    def var(self, axis=None, keepdims=False, correction=1): return _ops.var(self, axis, keepdims, correction)
+    def argmax(self, axis=None): return Tensor(self.data.argmax(axis=axis))
+    def reshape(self, *shape): return _ops.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+    def view(self, *shape): return self.reshape(*shape)
+    def flatten(self, start_dim=0, end_dim=-1): return _ops.flatten(self, start_dim, end_dim)
+    def permute(self, *axes): return _ops.permute(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes)
+    def transpose(self, dim0=None, dim1=None): return _ops.transpose(self, dim0, dim1)
+    @property
+    def T(self): return _ops.permute(self, tuple(reversed(range(self.ndim))))
+    def relu(self): return _act.relu(self)
+    def sigmoid(self): return _act.sigmoid(self)
+    def tanh(self): return _act.tanh(self)
+    def softmax(self, axis=-1): return _act.softmax(self, axis)
+    def log_softmax(self, axis=-1): return _act.log_softmax(self, axis)
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """PyTorch's spelling of Tensor(data)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors reachable from root through _ctx, each after every tensor that uses it.
+
+    An explicit stack instead of recursion, so a 1000-layer net does not hit Python's limit.
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            for inp in node._ctx.inputs:
+                if inp is not None and inp.requires_grad and id(inp) not in visited:
+                    stack.append((inp, False))
+    return order[::-1]
+
+
+class Function:
+    """A differentiable op. Subclasses write two methods, side by side:
+
+    forward(*arrays, **options) -> array    computes the output from raw ndarrays and keeps on
+                                            ``self`` whatever backward needs (the cache)
+    backward(grad) -> tuple                 dL/d(input) for each input, or None for an input that
+                                            needs none (``self.needs_input_grad[i]`` is False)
+
+    ``Op.apply(*inputs, **options)`` wraps numbers and arrays as constant Tensors (an optional
+    input may be None, e.g. a missing bias), runs forward, and records the op in the graph when
+    some input requires grad.
+    """
+
+    inputs: tuple[Tensor, ...] = ()
+    needs_input_grad: tuple[bool, ...] = ()
+
+    @classmethod
+    def apply(cls, *inputs, **options) -> Tensor:
+        tensors = _as_tensors(inputs)
+        _check_same_device(cls.__name__, tensors)
+        fn = cls()
+        fn.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
+        out = Tensor(fn.forward(*(None if t is None else t.data for t in tensors), **options))
+        if is_grad_enabled() and any(fn.needs_input_grad):
+            out.requires_grad = True
+            fn.inputs = tensors
+            out._ctx = fn
+        return out
+
+    def forward(self, *arrays, **options):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+
+def _as_tensors(inputs) -> tuple[Tensor, ...]:
+    """Wrap non-Tensor inputs as constants; a Python number takes the float dtype of the tensors
+    beside it, so ``x * 2`` stays float32 for a float32 ``x``."""
+    like = next((t.data for t in inputs if isinstance(t, Tensor) and t.dtype.kind == "f"), None)
+    out = []
+    for x in inputs:
+        if x is None or isinstance(x, Tensor):
+            out.append(x)
+        elif like is not None and isinstance(x, (int, float, np.generic)) and not isinstance(x, bool):
+            out.append(Tensor(get_array_module(like).asarray(x, dtype=like.dtype)))
+        else:
+            out.append(Tensor(x))
+    return tuple(out)
+
+
+def _check_same_device(op: str, tensors) -> None:
+    tensors = [t for t in tensors if t is not None]
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        shown = ", ".join(f"{t.device} {t.shape}" for t in tensors)
+        raise RuntimeError(f"{op}: inputs are on different devices ({shown}); "
+                           f"move them with .to('cpu') or .to('cuda') first")
+
+
+# The operator methods above call into minidl.functional, which itself builds on Tensor and
+# Function; importing it here, after both exist, keeps that cycle harmless.
+from .functional import basic as _ops  # noqa: E402
+from .functional import activation as _act  # noqa: E402
