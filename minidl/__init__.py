@@ -6,9 +6,10 @@
 from . import backend, functional
 from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
+from .serialization import load, save
 from .tensor import Function, ShapeError, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 
 __version__ = "0.1.0"
 
 __all__ = ["Function", "GradcheckError", "ShapeError", "Tensor", "backend", "enable_grad",
-           "functional", "gradcheck", "is_grad_enabled", "manual_seed", "no_grad", "tensor"]
+           "functional", "gradcheck", "is_grad_enabled", "load", "manual_seed", "no_grad", "save", "tensor"]
