@@ -144,29 +144,84 @@ def _col2im(cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
                         dx[_u(base + ox * sw)] += cols[_u(row + ox)]
 
 
+@njit(cache=True)
+def _max_pool_plane_exact(x, out, argmax, p, h, w, kh, kw, sh, sw, ph, pw, oh, ow):
+    """One plane, exactly like argmax over the -inf-padded window: the first maximum in
+    row-major order wins, the first NaN beats every number, and window offset 0 keeps the win
+    while everything seen is -inf."""
+    plane = p * h * w
+    for oy in range(oh):
+        y0 = oy * sh - ph
+        for ox in range(ow):
+            x0 = ox * sw - pw
+            best = -np.inf
+            at = y0 * w + x0
+            for i in range(max(0, -y0), min(kh, h - y0)):
+                r = (y0 + i) * w + x0
+                for j in range(max(0, -x0), min(kw, w - x0)):
+                    v = x[_u(plane + r + j)]
+                    if v > best or (v != v and best == best):
+                        best = v
+                        at = r + j
+            q = _u((p * oh + oy) * ow + ox)
+            out[q] = best
+            argmax[q] = at
+
+
+# The fast passes compare with ``>`` alone (the NaN test costs 5x in branch mispredictions) and
+# note whether the plane holds a NaN; such a plane is redone by the exact loop above.
+
 @njit(**_JIT)
 def _max_pool2d_forward(x, out, argmax, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow):
     for p in prange(n * c):
         plane = p * h * w
+        nan = False
         for oy in range(oh):
             y0 = oy * sh - ph
             i_lo, i_hi = max(0, -y0), min(kh, h - y0)
             for ox in range(ow):
                 x0 = ox * sw - pw
                 j_lo, j_hi = max(0, -x0), min(kw, w - x0)
-                # Like argmax over the -inf-padded window: the first maximum in row-major order
-                # wins, a NaN beats everything, and window offset 0 holds while all are -inf.
                 best = -np.inf
-                best_k = 0
+                at = y0 * w + x0
                 for i in range(i_lo, i_hi):
+                    r = (y0 + i) * w + x0
                     for j in range(j_lo, j_hi):
-                        v = x[_u(plane + (y0 + i) * w + x0 + j)]
-                        if v > best or (v != v and best == best):
+                        v = x[_u(plane + r + j)]
+                        nan |= v != v
+                        if v > best:
                             best = v
-                            best_k = i * kw + j
+                            at = r + j
                 q = _u((p * oh + oy) * ow + ox)
                 out[q] = best
-                argmax[q] = (y0 + best_k // kw) * w + x0 + best_k % kw
+                argmax[q] = at
+        if nan:
+            _max_pool_plane_exact(x, out, argmax, p, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
+
+
+@njit(**_JIT)
+def _max_pool2x2_forward(x, out, argmax, n, c, h, w, sh, sw, oh, ow):
+    """The common 2x2 unpadded window, unrolled (4x faster than the general loop)."""
+    for p in prange(n * c):
+        plane = p * h * w
+        nan = False
+        for oy in range(oh):
+            for ox in range(ow):
+                r = oy * sh * w + ox * sw
+                best = x[_u(plane + r)]
+                at = r
+                nan |= best != best
+                for k in (r + 1, r + w, r + w + 1):
+                    v = x[_u(plane + k)]
+                    nan |= v != v
+                    if v > best:
+                        best = v
+                        at = k
+                q = _u((p * oh + oy) * ow + ox)
+                out[q] = best
+                argmax[q] = at
+        if nan:
+            _max_pool_plane_exact(x, out, argmax, p, h, w, 2, 2, sh, sw, 0, 0, oh, ow)
 
 
 @njit(**_JIT)
@@ -226,8 +281,11 @@ def max_pool2d_forward(x, kh, kw, stride, padding):
         "max_pool2d_forward", (h, w), kh, kw, stride, padding, (1, 1))
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     argmax = np.empty((n, c, oh, ow), dtype=np.int64)
-    _max_pool2d_forward(x.reshape(-1), out.reshape(-1), argmax.reshape(-1),
-                        n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
+    flat = x.reshape(-1), out.reshape(-1), argmax.reshape(-1), n, c, h, w
+    if (kh, kw, ph, pw) == (2, 2, 0, 0):
+        _max_pool2x2_forward(*flat, sh, sw, oh, ow)
+    else:
+        _max_pool2d_forward(*flat, kh, kw, sh, sw, ph, pw, oh, ow)
     return out, argmax
 
 
