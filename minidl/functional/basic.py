@@ -188,7 +188,7 @@ class Var(Function):
     def forward(self, a, axis, keepdims, correction):
         self.axes, self.keepdims = _axes(axis, a.ndim), keepdims
         n = int(np.prod([a.shape[i] for i in self.axes]))
-        self.denominator = max(n - correction, 0)
+        self.denominator = n - correction if n > correction else 0
         self.centred = a - a.mean(axis=self.axes, keepdims=True)
         return (self.centred ** 2).sum(axis=self.axes, keepdims=keepdims) / self.denominator
 
