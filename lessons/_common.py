@@ -1,0 +1,89 @@
+"""Plumbing shared by the lessons: command line, output folder, seeding, claims, figures.
+
+Every lesson starts with
+
+    lesson = start("01_backprop_by_hand", __doc__)
+
+which reads ``--quick`` and ``--out DIR`` from the command line, makes the output folder
+(default runs/lessons/<name>), seeds minidl and returns the settings. A lesson states what it
+expects to see with ``claim(condition, text)``: the claim is printed, and if it is false the
+lesson stops with an AssertionError, so a lesson whose story stops being true fails CI.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # lessons only write PNG files; never open a window
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import minidl  # noqa: E402
+
+SEED = 0
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Lesson:
+    """What a lesson needs to know about how it was started."""
+
+    name: str
+    quick: bool                      # --quick: smaller runs, same story (for CI)
+    out: Path                        # where figures go
+    rng: np.random.Generator         # the lesson's own seeded generator for data
+    started: float = field(default_factory=time.perf_counter)
+
+    def pick(self, default, quick):
+        """The default-mode value, or the --quick one."""
+        return quick if self.quick else default
+
+    def save(self, fig, filename: str) -> Path:
+        """Write a matplotlib figure as PNG into the output folder and close it."""
+        path = self.out / filename
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        print(f"figure: {path}")
+        return path
+
+    def done(self) -> None:
+        print(f"\nAll claims held. {self.name} took {time.perf_counter() - self.started:.1f} s; "
+              f"figures are in {self.out}")
+
+
+def start(name: str, doc: str | None = None, argv=None) -> Lesson:
+    """Parse --quick/--out, make the output folder, seed every random choice, print the title."""
+    first_line = (doc or name).strip().splitlines()[0]
+    parser = argparse.ArgumentParser(prog=f"python lessons/{name}.py", description=first_line)
+    parser.add_argument("--quick", action="store_true",
+                        help="a smaller, faster run of the same lesson (used by the tests)")
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "lessons" / name,
+                        help="folder for the figures (default: %(default)s)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    minidl.manual_seed(SEED)
+    np.set_printoptions(precision=3, suppress=True, linewidth=110)
+    banner = f"Lesson {name}" + ("  (--quick)" if args.quick else "")
+    print(banner)
+    print("=" * len(banner))
+    print(first_line)
+    return Lesson(name, args.quick, args.out, np.random.default_rng(SEED))
+
+
+def section(title: str) -> None:
+    """Print a heading so the output reads alongside the code."""
+    print(f"\n-- {title} " + "-" * max(3, 70 - len(title)))
+
+
+def claim(condition, text: str) -> None:
+    """State a claim the lesson makes; raise AssertionError if it does not hold."""
+    if not bool(condition):
+        print(f"claim: {text} ... FAILED")
+        raise AssertionError(f"lesson claim failed: {text}")
+    print(f"claim: {text} ... OK")
