@@ -75,6 +75,8 @@ class LRScheduler:
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Resume a schedule: restores the epoch count and writes its last lr into the groups,
+        whether the optimizer's own state_dict was loaded before or after."""
         name = type(self).__name__
         expected = {"last_epoch", "base_lrs", "_last_lr", *self._hyperparameters}
         if set(state_dict) != expected:
@@ -90,6 +92,8 @@ class LRScheduler:
         self._last_lr = [float(lr) for lr in state_dict["_last_lr"]]
         for hyper in self._hyperparameters:
             setattr(self, hyper, state_dict[hyper])
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+            group["lr"] = lr   # creating this scheduler reset them to the epoch-0 lr
 
 
 class StepLR(LRScheduler):

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minidl.optim import Adam
-from optim_testing import SEEDS, SHAPES, Parameter, Problem, assert_trajectories_close, run
+from .optim_testing import SEEDS, SHAPES, Parameter, Problem, assert_trajectories_close, run
 
 
 def reference_adam(problem, lr, betas, eps, weight_decay=0.0, amsgrad=False):

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from minidl import backend
 from minidl.optim import SGD, Adagrad, Adam, Optimizer, RMSprop
-from optim_testing import SEEDS, SHAPES, Parameter, Problem, run
+from .optim_testing import SEEDS, SHAPES, Parameter, Problem, run
 
 # each optimizer with hyper-parameters that give it non-trivial state
 OPTIMIZERS = {
@@ -297,8 +297,7 @@ def test_load_state_dict_rejects_a_mismatched_layout(build, match):
 
 
 # ----- GPU ----------------------------------------------------------------------------------------
-@pytest.mark.gpu
-@pytest.mark.skipif(not backend.cuda_available(), reason="needs CuPy and a CUDA device")
+@pytest.mark.gpu                                      # tests/conftest.py skips it without a GPU
 @each_optimizer
 def test_cupy_parameters_follow_the_numpy_trajectory(make):
     cp = backend.cupy_or_none()
