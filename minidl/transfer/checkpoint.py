@@ -339,7 +339,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
     """Unpickles only the allow-listed globals; storages come from ``storages``."""
 
     def __init__(self, file, storages: _StorageTable | None):
-        super().__init__(file)
+        super().__init__(file, encoding="utf-8")  # str of Python 2 pickles, as torch.load reads them
         self._storages = storages
 
     def find_class(self, module, name):
