@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, plain_value
 
 
 class LRScheduler:
@@ -91,7 +91,7 @@ class LRScheduler:
         self.base_lrs = [float(lr) for lr in state_dict["base_lrs"]]
         self._last_lr = [float(lr) for lr in state_dict["_last_lr"]]
         for hyper in self._hyperparameters:
-            setattr(self, hyper, state_dict[hyper])
+            setattr(self, hyper, plain_value(state_dict[hyper]))
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):
             group["lr"] = lr   # creating this scheduler reset them to the epoch-0 lr
 

@@ -210,9 +210,10 @@ class Optimizer:
                             for key, value in saved_state.items()}
 
         new_groups = []
-        for group, saved in zip(self.param_groups, saved_groups):
-            restored = {key: copy.deepcopy(value) for key, value in saved.items() if key != "params"}
+        for g, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            restored = {key: plain_value(value) for key, value in saved.items() if key != "params"}
             restored["params"] = group["params"]
+            self._check_hyperparameters(restored, f"{name}.load_state_dict: param group {g}")
             new_groups.append(restored)
         self.state = new_state
         self.param_groups = new_groups
@@ -224,6 +225,14 @@ class Optimizer:
             lines.extend(f"    {key}: {group[key]}" for key in sorted(group) if key != "params")
         lines.append(")")
         return "\n".join(lines)
+
+
+def plain_value(value):
+    """A hyper-parameter as Python data again after a trip through a file, where np.savez made
+    numbers into 0-d arrays and tuples (betas) into 1-d arrays; other values are deep-copied."""
+    if isinstance(value, np.ndarray):
+        return value.item() if value.ndim == 0 else tuple(value.tolist())
+    return copy.deepcopy(value)
 
 
 def _copy_value(value):

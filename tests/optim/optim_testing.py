@@ -7,14 +7,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 
-try:
-    from minidl.nn import Parameter
-except ImportError:  # until minidl.nn.Parameter lands: the same contract, a leaf that needs grad
-    from minidl.tensor import Tensor
+from minidl.nn import Parameter
 
-    class Parameter(Tensor):
-        def __init__(self, data):
-            super().__init__(data, requires_grad=True)
+__all__ = ["Parameter", "Problem", "SEEDS", "SHAPES", "STEPS", "assert_trajectories_close", "run"]
 
 SHAPES = st.lists(array_shapes(min_dims=1, max_dims=3, max_side=4), min_size=1, max_size=3)
 SEEDS = st.integers(0, 2**32 - 1)

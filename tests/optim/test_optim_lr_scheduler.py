@@ -106,6 +106,22 @@ def test_state_dict_round_trip_continues_identically(make_scheduler, optimizer_f
     assert lr_history(opt2, sched2, 7) == full[5:]
 
 
+def test_a_schedule_state_that_went_through_a_file_resumes():
+    # np.savez turns numbers into 0-d arrays and lists into 1-d arrays
+    opt = optimizer_with_groups([0.1, 0.3])
+    sched = StepLR(opt, step_size=2, gamma=0.5)
+    full = lr_history(opt, sched, 6)
+    opt = optimizer_with_groups([0.1, 0.3])
+    sched = StepLR(opt, step_size=2, gamma=0.5)
+    lr_history(opt, sched, 3)
+    through_file = {key: np.asarray(value) for key, value in sched.state_dict().items()}
+    opt2 = optimizer_with_groups([0.1, 0.3])
+    sched2 = StepLR(opt2, step_size=5, gamma=0.9)
+    sched2.load_state_dict(through_file)
+    assert type(sched2.step_size) is int and type(sched2.gamma) is float
+    assert lr_history(opt2, sched2, 3) == full[3:]
+
+
 def test_resuming_with_last_epoch_needs_initial_lr():
     opt = optimizer_with_groups([0.1])
     with pytest.raises(KeyError, match="initial_lr"):

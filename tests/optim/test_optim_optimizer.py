@@ -253,19 +253,33 @@ def test_state_dict_refers_to_parameters_by_index_and_is_a_snapshot(make):
         np.testing.assert_array_equal(saved["state"][1][key], value)
 
 
-def test_state_entries_that_went_through_a_file_are_restored():
-    # np.savez turns numbers into 0-d arrays and dict keys into strings
+def test_a_state_dict_that_went_through_a_file_is_restored_as_python_values():
+    # np.savez turns numbers into 0-d arrays, tuples and lists into 1-d arrays, keys into strings
     (p,) = params_with_grads((3,))
-    opt = Adam([p], lr=0.1)
+    opt = Adam([p], lr=0.1, betas=(0.5, 0.75), amsgrad=True)
     opt.step()
     saved = opt.state_dict()
-    saved["state"] = {str(i): {k: np.asarray(v) for k, v in s.items()}
-                      for i, s in saved["state"].items()}
+    through_file = {
+        "state": {str(i): {k: np.asarray(v) for k, v in s.items()} for i, s in saved["state"].items()},
+        "param_groups": [{k: np.asarray(v) for k, v in g.items()} for g in saved["param_groups"]],
+    }
     (q,) = params_with_grads((3,))
-    opt2 = Adam([q], lr=0.1)
-    opt2.load_state_dict(saved)
-    assert opt2.state[q]["step"] == 1 and isinstance(opt2.state[q]["step"], int)
+    opt2 = Adam([q])
+    opt2.load_state_dict(through_file)
+    assert opt2.state[q]["step"] == 1 and type(opt2.state[q]["step"]) is int
     np.testing.assert_array_equal(opt2.state[q]["exp_avg"], opt.state[p]["exp_avg"])
+    group = opt2.param_groups[0]
+    assert group["betas"] == (0.5, 0.75) and type(group["lr"]) is float and group["amsgrad"] is True
+    assert group["params"] == [q]
+
+
+def test_load_state_dict_checks_the_hyperparameters_it_restores():
+    (p,) = params_with_grads((3,))
+    opt = SGD([p], lr=0.1)
+    saved = opt.state_dict()
+    saved["param_groups"][0]["lr"] = -0.1
+    with pytest.raises(ValueError, match="SGD.load_state_dict: param group 0: invalid lr -0.1"):
+        opt.load_state_dict(saved)
 
 
 def test_load_state_dict_casts_arrays_to_the_parameters_dtype():
