@@ -34,7 +34,8 @@ class LRScheduler:
         name = type(self).__name__
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{name}: expected an Optimizer, got {type(optimizer).__name__}")
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) or last_epoch < -1:
+        if (isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral)
+                or last_epoch < -1):
             raise ValueError(f"{name}: last_epoch must be an int >= -1, got {last_epoch!r}")
         self.optimizer = optimizer
         for g, group in enumerate(optimizer.param_groups):
@@ -92,8 +93,9 @@ class LRScheduler:
         self._last_lr = [float(lr) for lr in state_dict["_last_lr"]]
         for hyper in self._hyperparameters:
             setattr(self, hyper, plain_value(state_dict[hyper]))
-        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
-            group["lr"] = lr   # creating this scheduler reset them to the epoch-0 lr
+        for group, base_lr, lr in zip(self.optimizer.param_groups, self.base_lrs, self._last_lr):
+            group["initial_lr"] = base_lr
+            group["lr"] = lr   # creating this scheduler reset it to the epoch-0 lr
 
 
 class StepLR(LRScheduler):
@@ -106,7 +108,8 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1):
-        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) or step_size < 1:
+        if (isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral)
+                or step_size < 1):
             raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
         if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not gamma > 0:
             raise ValueError(f"StepLR: gamma must be a number > 0, got {gamma!r}")

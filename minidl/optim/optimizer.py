@@ -213,6 +213,8 @@ class Optimizer:
         for g, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
             restored = {key: plain_value(value) for key, value in saved.items() if key != "params"}
             restored["params"] = group["params"]
+            for key, default in self.defaults.items():   # a key saved by an older version
+                restored.setdefault(key, default)
             self._check_hyperparameters(restored, f"{name}.load_state_dict: param group {g}")
             new_groups.append(restored)
         self.state = new_state
