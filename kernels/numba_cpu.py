@@ -26,13 +26,14 @@ _JIT = dict(cache=True, parallel=True, fastmath=False)
 # argument checks shared by the wrappers
 # ---------------------------------------------------------------------------------------------
 
-def _float_array(a, name: str, fn: str, ndim: tuple[int, ...]) -> np.ndarray:
-    """``a`` as a C-contiguous float32/float64 NumPy array with one of the allowed ndims."""
+def _float_array(a, name: str, fn: str, ndim: tuple[int, ...] | None) -> np.ndarray:
+    """``a`` as a C-contiguous float32/float64 NumPy array with one of the allowed ndims (None:
+    any)."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{fn}: {name} must be a NumPy array, got {type(a).__name__}")
     if a.dtype not in _FLOATS:
         raise TypeError(f"{fn}: {name} must be float32 or float64, got {a.dtype}")
-    if a.ndim not in ndim:
+    if ndim is not None and a.ndim not in ndim:
         want = " or ".join(f"{d}-d" for d in ndim)
         raise ValueError(f"{fn}: {name} must be {want}, got shape {a.shape}")
     return np.ascontiguousarray(a)
@@ -309,3 +310,142 @@ def max_pool2d_backward(dout, argmax, x_shape):
         raise ValueError(f"max_pool2d_backward: {bad} argmax entries fall outside the {h}x{w} "
                          "input plane")
     return dx
+
+
+# ---------------------------------------------------------------------------------------------
+# element-wise and per-channel ops of a training step
+# ---------------------------------------------------------------------------------------------
+
+@njit(**_JIT)
+def _relu_forward(x, y):
+    for q in prange(x.size):
+        v = x[_u(q)]
+        y[_u(q)] = 0 if v <= 0 else v  # +0 for -0 and NaN kept, like np.maximum(x, 0)
+
+
+@njit(**_JIT)
+def _relu_backward(dy, y, dx):
+    for q in prange(dy.size):
+        dx[_u(q)] = dy[_u(q)] * (y[_u(q)] > 0)  # as the reference: NaN * 0 stays NaN
+
+
+@register("relu_forward", "cpu")
+def relu_forward(x):
+    """y = max(x, 0), any shape."""
+    x = _float_array(x, "x", "relu_forward", None)
+    y = np.empty_like(x)
+    _relu_forward(x.reshape(-1), y.reshape(-1))
+    return y
+
+
+@register("relu_backward", "cpu")
+def relu_backward(dy, y):
+    """dx = dy * (y > 0); dy and y of one shape."""
+    dy = _float_array(dy, "dy", "relu_backward", None)
+    y = _float_array(y, "y", "relu_backward", None)
+    if dy.shape != y.shape:
+        raise ValueError(f"relu_backward: dy {dy.shape} and y {y.shape} must have one shape")
+    dx = np.empty_like(dy)
+    _relu_backward(dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
+    return dx
+
+
+@njit(**_JIT)
+def _batch_norm_forward_train(x, gamma, beta, eps, y, xhat, mean, var, inv_std):
+    """x, y, xhat (N, C, L): statistics per channel over N and L, summed in float64."""
+    n, c, length = x.shape
+    m = n * length
+    for ch in prange(c):
+        total = 0.0
+        for b in range(n):
+            for q in range(length):
+                total += x[b, ch, q]
+        mu = total / m
+        total = 0.0
+        for b in range(n):
+            for q in range(length):
+                d = x[b, ch, q] - mu
+                total += d * d
+        mean[ch] = mu
+        var[ch] = total / m
+        inv_std[ch] = 1.0 / np.sqrt(total / m + eps)
+        # Normalise with the statistics rounded to x's dtype, as the reference does.
+        g, bt, mu_x, s_x = gamma[ch], beta[ch], mean[ch], inv_std[ch]
+        for b in range(n):
+            for q in range(length):
+                xh = (x[b, ch, q] - mu_x) * s_x
+                xhat[b, ch, q] = xh
+                y[b, ch, q] = g * xh + bt
+
+
+@njit(**_JIT)
+def _batch_norm_backward(dy, xhat, gamma, inv_std, dx, dgamma, dbeta):
+    """dy, xhat, dx (N, C, L); sums per channel in float64."""
+    n, c, length = dy.shape
+    m = n * length
+    for ch in prange(c):
+        s_dy = 0.0
+        s_dy_xhat = 0.0
+        for b in range(n):
+            for q in range(length):
+                g = dy[b, ch, q]
+                s_dy += g
+                s_dy_xhat += g * xhat[b, ch, q]
+        dbeta[ch] = s_dy
+        dgamma[ch] = s_dy_xhat
+        # dx = inv_std / M (M dxhat - sum(dxhat) - xhat sum(dxhat xhat)) with dxhat = dy gamma,
+        # sum(dxhat) = gamma dbeta and sum(dxhat xhat) = gamma dgamma, as the reference has it.
+        k = gamma[ch] * inv_std[ch] / m
+        s_dy, s_dy_xhat = dbeta[ch], dgamma[ch]
+        for b in range(n):
+            for q in range(length):
+                dx[b, ch, q] = k * (m * dy[b, ch, q] - s_dy - xhat[b, ch, q] * s_dy_xhat)
+
+
+def _channels(a, name: str, fn: str, c: int, dtype) -> np.ndarray:
+    """A (C,) float array in the input's dtype."""
+    a = _float_array(a, name, fn, (1,))
+    if a.shape != (c,):
+        raise ValueError(f"{fn}: {name} must have shape ({c},) for an input with {c} channels, "
+                         f"got {a.shape}")
+    return a.astype(dtype, copy=False)
+
+
+def _as_ncl(a: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) or (N, C) as an (N, C, H*W) view."""
+    return a.reshape(a.shape[0], a.shape[1], -1)
+
+
+@register("batch_norm_forward_train", "cpu")
+def batch_norm_forward_train(x, gamma, beta, eps):
+    """x (N, C, H, W) or (N, C) -> (y, mean (C,), var (C,) biased, xhat, inv_std (C,)).
+
+    Statistics are taken per channel over the batch (and the spatial positions)."""
+    fn = "batch_norm_forward_train"
+    x = _float_array(x, "x", fn, (2, 4))
+    c = x.shape[1]
+    gamma = _channels(gamma, "gamma", fn, c, x.dtype)
+    beta = _channels(beta, "beta", fn, c, x.dtype)
+    y, xhat = np.empty_like(x), np.empty_like(x)
+    mean, var, inv_std = (np.empty(c, dtype=x.dtype) for _ in range(3))
+    _batch_norm_forward_train(_as_ncl(x), gamma, beta, float(eps), _as_ncl(y), _as_ncl(xhat),
+                              mean, var, inv_std)
+    return y, mean, var, xhat, inv_std
+
+
+@register("batch_norm_backward", "cpu")
+def batch_norm_backward(dy, xhat, gamma, inv_std):
+    """dy, xhat (N, C, H, W) or (N, C) -> (dx like dy, dgamma (C,), dbeta (C,))."""
+    fn = "batch_norm_backward"
+    dy = _float_array(dy, "dy", fn, (2, 4))
+    xhat = _float_array(xhat, "xhat", fn, (2, 4))
+    if xhat.shape != dy.shape:
+        raise ValueError(f"{fn}: xhat {xhat.shape} must have dy's shape {dy.shape}")
+    xhat = xhat.astype(dy.dtype, copy=False)
+    c = dy.shape[1]
+    gamma = _channels(gamma, "gamma", fn, c, dy.dtype)
+    inv_std = _channels(inv_std, "inv_std", fn, c, dy.dtype)
+    dx = np.empty_like(dy)
+    dgamma, dbeta = np.empty(c, dtype=dy.dtype), np.empty(c, dtype=dy.dtype)
+    _batch_norm_backward(_as_ncl(dy), _as_ncl(xhat), gamma, inv_std, _as_ncl(dx), dgamma, dbeta)
+    return dx, dgamma, dbeta

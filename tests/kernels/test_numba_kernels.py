@@ -1,0 +1,168 @@
+"""The Numba kernels against minidl's NumPy references, on shapes hypothesis draws.
+
+Tolerances: im2col, max-pooling and ReLU must match the reference exactly (they only copy,
+compare or mask values). col2im sums overlapping windows; it adds in the reference's order, but
+the check allows rtol 1e-6 (float32) / 1e-12 (float64) for summation order all the same.
+Batch norm sums in float64 where the reference sums in the input's dtype: float64 results agree
+to rtol 1e-10, float32 ones to rtol 1e-4 / atol 1e-5 (values of order 1).
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minidl.functional import windows
+from minidl.functional.activation import relu_backward, relu_forward
+from minidl.functional.norm import batch_norm_backward, batch_norm_forward_train
+from minidl.kernels import numba_cpu as nb
+from .window_cases import cases
+
+SUM_TOL = {np.float32: dict(rtol=1e-6, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}
+BN_TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
+
+
+def assert_same(actual, expected):
+    """Same shape, dtype and values (NaN where the reference has NaN)."""
+    assert actual.shape == expected.shape
+    assert actual.dtype == expected.dtype
+    np.testing.assert_array_equal(actual, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=cases(), contiguous=st.booleans())
+def test_im2col_matches_reference(case, contiguous):
+    x = case.normal()
+    if not contiguous:                       # a strided view: (N, C, W, H) data transposed back
+        x = np.ascontiguousarray(x.swapaxes(2, 3)).swapaxes(2, 3)
+    before = x.copy()
+    assert_same(nb.im2col(x, *case.args), windows.im2col(x, *case.args))
+    np.testing.assert_array_equal(x, before)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=cases())
+def test_col2im_matches_reference(case):
+    cols_shape = windows.im2col(np.zeros(case.shape, case.dtype), *case.args).shape
+    cols = case.normal(cols_shape)
+    actual = nb.col2im(cols, case.shape, *case.args)
+    expected = windows.col2im(cols, case.shape, *case.args)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    np.testing.assert_allclose(actual, expected, **SUM_TOL[case.dtype])
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=cases())
+def test_col2im_is_the_adjoint_of_im2col(case):
+    """<im2col(x), cols> == <x, col2im(cols)> for every x and cols (float64, rtol 1e-10)."""
+    rng = np.random.default_rng(case.seed)
+    x = rng.standard_normal(case.shape)
+    cols = rng.standard_normal(nb.im2col(x, *case.args).shape)
+    lhs = np.vdot(nb.im2col(x, *case.args), cols)
+    rhs = np.vdot(x, nb.col2im(cols, case.shape, *case.args))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=cases(pool=True), special=st.sampled_from(["none", "nan", "-inf"]))
+def test_max_pool_forward_matches_reference_including_ties(case, special):
+    x = case.ties()                          # many equal maxima: the first in the window wins
+    if special != "none":                    # a NaN wins its window; -inf rows lose to padding
+        rng = np.random.default_rng(case.seed + 1)
+        x[rng.random(case.shape) < 0.15] = np.nan if special == "nan" else -np.inf
+    out, argmax = nb.max_pool2d_forward(x, *case.pool_args)
+    ref_out, ref_argmax = windows.max_pool2d_forward(x, *case.pool_args)
+    assert_same(out, ref_out)
+    assert_same(argmax, ref_argmax)
+
+
+def test_max_pool_forward_picks_the_first_of_equal_maxima():
+    """A hand-made plane: window [[1, 3], [3, 0]] has two 3s; the row-major first one wins."""
+    x = np.array([[[[1, 3, 5, 5], [3, 0, 5, 5]]]], dtype=np.float32)   # (1, 1, 2, 4)
+    out, argmax = nb.max_pool2d_forward(x, 2, 2, (2, 2), (0, 0))
+    np.testing.assert_array_equal(out, [[[[3, 5]]]])
+    np.testing.assert_array_equal(argmax, [[[[1, 2]]]])
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=cases(pool=True))
+def test_max_pool_backward_matches_reference(case):
+    """Overlapping windows (stride < kernel) send several gradients to one input."""
+    _, argmax = windows.max_pool2d_forward(case.ties(), *case.pool_args)
+    dout = case.normal(argmax.shape)
+    assert_same(nb.max_pool2d_backward(dout, argmax, case.shape),
+                windows.max_pool2d_backward(dout, argmax, case.shape))
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: nb.im2col(np.zeros((2, 3, 4, 4), np.int64), 2, 2), TypeError,
+     "im2col: x must be float32 or float64, got int64"),
+    (lambda: nb.im2col(np.zeros((3, 4, 4), np.float32), 2, 2), ValueError,
+     r"im2col: x must be 4-d, got shape \(3, 4, 4\)"),
+    (lambda: nb.im2col(np.zeros((1, 1, 4, 4)), 5, 5), ValueError,
+     "im2col: a 5x5 window .* does not fit a 4x4 input"),
+    (lambda: nb.im2col(np.zeros((1, 1, 4, 4)), 2, 2, stride=(0, 1)), ValueError,
+     "im2col: stride must be a pair of ints >= 1"),
+    (lambda: nb.col2im(np.zeros((1, 4, 8)), (1, 1, 4, 4), 2, 2), ValueError,
+     r"col2im: cols must have shape \(1, 4, 9\)"),
+    (lambda: nb.max_pool2d_backward(np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16),
+                                    (1, 1, 4, 4)), ValueError,
+     "max_pool2d_backward: 4 argmax entries fall outside the 4x4 input plane"),
+    (lambda: nb.max_pool2d_backward(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)),
+                                    (1, 1, 4, 4)), TypeError,
+     "max_pool2d_backward: argmax must be an integer NumPy array, got float64"),
+])
+def test_bad_input_names_the_function_and_the_problem(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+@settings(max_examples=20, deadline=None)
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=4).map(tuple),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**32 - 1))
+def test_relu_matches_reference(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, shape).astype(dtype)          # exact zeros sit on ReLU's kink
+    x[rng.random(shape) < 0.1] = np.nan
+    dy = rng.standard_normal(shape).astype(dtype)
+    y = relu_forward(x)
+    assert_same(nb.relu_forward(x), y)
+    assert_same(nb.relu_backward(dy, y), relu_backward(dy, y))
+
+
+@st.composite
+def norm_inputs(draw):
+    """(N, C) or (N, C, H, W) with at least two values per channel, off-centre and scaled."""
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    n, c = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    shape = (n, c) if draw(st.booleans()) else (n, c, draw(st.integers(1, 5)),
+                                                 draw(st.integers(1, 5)))
+    if np.prod(shape) // c < 2:
+        shape = (shape[0] + 1,) + shape[1:]
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = (3 + 2 * rng.standard_normal(shape)).astype(dtype)
+    gamma, beta = (rng.standard_normal(c).astype(dtype) for _ in range(2))
+    dy = rng.standard_normal(shape).astype(dtype)
+    return x, gamma, beta, dy
+
+
+@settings(max_examples=30, deadline=None)
+@given(inputs=norm_inputs())
+def test_batch_norm_matches_reference(inputs):
+    x, gamma, beta, dy = inputs
+    tol = BN_TOL[x.dtype.type]
+    forward = nb.batch_norm_forward_train(x, gamma, beta, 1e-5)
+    reference = batch_norm_forward_train(x, gamma, beta, 1e-5)
+    for name, actual, expected in zip(["y", "mean", "var", "xhat", "inv_std"], forward, reference):
+        assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
+        np.testing.assert_allclose(actual, expected, err_msg=name, **tol)
+    _, _, _, xhat, inv_std = reference
+    backward = nb.batch_norm_backward(dy, xhat, gamma, inv_std)
+    for name, actual, expected in zip(["dx", "dgamma", "dbeta"], backward,
+                                      batch_norm_backward(dy, xhat, gamma, inv_std)):
+        assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
+        np.testing.assert_allclose(actual, expected, err_msg=name, **tol)
+
+
+def test_batch_norm_rejects_parameters_of_the_wrong_length():
+    with pytest.raises(ValueError, match=r"batch_norm_forward_train: gamma must have shape \(3,\)"):
+        nb.batch_norm_forward_train(np.zeros((4, 3)), np.ones(2), np.zeros(3), 1e-5)
