@@ -1,0 +1,155 @@
+"""CuPy fast paths for CUDA GPUs (backend "cuda"): the sliding-window ops as raw CUDA kernels.
+
+Each function has the signature of its reference in ``minidl.functional.windows`` and returns
+the same arrays. The CUDA C source is ``cuda/windows.cu`` next to this file (installed as package
+data); CuPy compiles each float/double instantiation on first use and caches it on disk.
+Importing this module without CuPy raises ImportError, which the registry reports in status().
+"""
+from __future__ import annotations
+
+import operator
+from pathlib import Path
+
+import numpy as np
+
+try:
+    import cupy
+except Exception as exc:  # ImportError, or a CUDA library that fails to load
+    raise ImportError(f"the CUDA kernels need CuPy: {type(exc).__name__}: {exc}") from exc
+
+from . import register
+
+_SOURCE = (Path(__file__).parent / "cuda" / "windows.cu").read_text(encoding="utf-8")
+_KERNELS = ("im2col", "col2im", "max_pool2d_forward", "max_pool2d_backward")
+_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+_module = cupy.RawModule(code=_SOURCE, name_expressions=[f"{k}<{t}>" for k in _KERNELS
+                                                           for t in _CTYPES.values()])
+_THREADS = 256
+_MAX_BLOCKS = 65535 * 32  # the grid-stride loops cover any larger total
+
+
+def _launch(name: str, dtype, total: int, args: tuple) -> None:
+    """Run kernel ``name<dtype>`` over ``total`` elements (nothing to do when total is 0)."""
+    if total == 0:
+        return
+    blocks = min((total + _THREADS - 1) // _THREADS, _MAX_BLOCKS)
+    _module.get_function(f"{name}<{_CTYPES[dtype]}>")((blocks,), (_THREADS,), args)
+
+
+def _float_array(a, name: str, fn: str, ndim: int):
+    """``a`` as a C-contiguous float32/float64 CuPy array with ``ndim`` dimensions."""
+    if not isinstance(a, cupy.ndarray):
+        raise TypeError(f"{fn}: {name} must be a CuPy array, got {type(a).__name__}")
+    if a.dtype not in _CTYPES:
+        raise TypeError(f"{fn}: {name} must be float32 or float64, got {a.dtype}")
+    if a.ndim != ndim:
+        raise ValueError(f"{fn}: {name} must be {ndim}-d, got shape {a.shape}")
+    return cupy.ascontiguousarray(a)
+
+
+def _pair(value, name: str, fn: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= minimum, as a 2-tuple."""
+    try:
+        pair = (value, value) if np.ndim(value) == 0 else tuple(value)
+        pair = tuple(operator.index(v) for v in pair)
+    except TypeError:
+        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}") from None
+    if len(pair) != 2 or min(pair) < minimum:
+        raise ValueError(f"{fn}: {name} must be a pair of ints >= {minimum}, got {value!r}")
+    return pair
+
+
+def _window_geometry(fn, hw, kh, kw, stride, padding, dilation):
+    """Validated (kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow) for an H x W input."""
+    kh, kw = _pair((kh, kw), "kernel size", fn, 1)
+    (sh, sw), (ph, pw) = _pair(stride, "stride", fn, 1), _pair(padding, "padding", fn, 0)
+    dh, dw = _pair(dilation, "dilation", fn, 1)
+    # windows.output_size: (size + 2 padding - dilation (kernel - 1) - 1) // stride + 1
+    oh = (hw[0] + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (hw[1] + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{fn}: a {kh}x{kw} window (stride {(sh, sw)}, padding {(ph, pw)}, "
+                         f"dilation {(dh, dw)}) does not fit a {hw[0]}x{hw[1]} input: "
+                         f"output {oh}x{ow}")
+    return kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow
+
+
+def _image_shape(x_shape, fn: str) -> tuple[int, int, int, int]:
+    try:
+        shape = tuple(operator.index(s) for s in x_shape)
+    except TypeError:
+        raise TypeError(f"{fn}: x_shape must be a tuple of 4 ints, got {x_shape!r}") from None
+    if len(shape) != 4 or min(shape) < 1:
+        raise ValueError(f"{fn}: x_shape must be 4 positive ints (N, C, H, W), got {x_shape!r}")
+    return shape
+
+
+def _ints(*values) -> tuple:
+    """Kernel arguments declared int in windows.cu."""
+    return tuple(np.int32(v) for v in values)
+
+
+@register("im2col", "cuda")
+def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """(N, C, H, W) -> columns (N, C*kh*kw, OH*OW); the layout of windows.im2col."""
+    x = _float_array(x, "x", "im2col", 4)
+    n, c, h, w = x.shape
+    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
+        "im2col", (h, w), kh, kw, stride, padding, dilation)
+    cols = cupy.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
+    _launch("im2col", x.dtype, cols.size,
+            (x, cols, np.int64(cols.size), *_ints(h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)))
+    return cols
+
+
+@register("col2im", "cuda")
+def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Columns (N, C*kh*kw, OH*OW) -> image (N, C, H, W), summing where windows overlap."""
+    cols = _float_array(cols, "cols", "col2im", 3)
+    n, c, h, w = _image_shape(x_shape, "col2im")
+    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
+        "col2im", (h, w), kh, kw, stride, padding, dilation)
+    if cols.shape != (n, c * kh * kw, oh * ow):
+        raise ValueError(f"col2im: cols must have shape {(n, c * kh * kw, oh * ow)} for x_shape "
+                         f"{tuple(x_shape)} and a {kh}x{kw} kernel, got {cols.shape}")
+    dx = cupy.empty((n, c, h, w), dtype=cols.dtype)
+    _launch("col2im", cols.dtype, dx.size,
+            (cols, dx, np.int64(dx.size), *_ints(h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)))
+    return dx
+
+
+@register("max_pool2d_forward", "cuda")
+def max_pool2d_forward(x, kh, kw, stride, padding):
+    """(N, C, H, W) -> (out (N, C, OH, OW), argmax (N, C, OH, OW) int64 flat index into H*W)."""
+    x = _float_array(x, "x", "max_pool2d_forward", 4)
+    n, c, h, w = x.shape
+    kh, kw, (sh, sw), (ph, pw), _, oh, ow = _window_geometry(
+        "max_pool2d_forward", (h, w), kh, kw, stride, padding, (1, 1))
+    out = cupy.empty((n, c, oh, ow), dtype=x.dtype)
+    argmax = cupy.empty((n, c, oh, ow), dtype=cupy.int64)
+    _launch("max_pool2d_forward", x.dtype, out.size,
+            (x, out, argmax, np.int64(out.size), *_ints(h, w, kh, kw, sh, sw, ph, pw, oh, ow)))
+    return out, argmax
+
+
+@register("max_pool2d_backward", "cuda")
+def max_pool2d_backward(dout, argmax, x_shape):
+    """dout, argmax (N, C, OH, OW) -> dx (N, C, H, W) with dx[argmax] += dout.
+
+    Unlike the CPU kernel this does not check argmax (that would wait for the GPU); entries
+    outside the H x W plane are skipped.
+    """
+    dout = _float_array(dout, "dout", "max_pool2d_backward", 4)
+    n, c, h, w = _image_shape(x_shape, "max_pool2d_backward")
+    if not isinstance(argmax, cupy.ndarray) or argmax.dtype.kind not in "iu":
+        raise TypeError("max_pool2d_backward: argmax must be an integer CuPy array, got "
+                        f"{getattr(argmax, 'dtype', type(argmax).__name__)}")
+    if argmax.shape != dout.shape or dout.shape[:2] != (n, c):
+        raise ValueError(f"max_pool2d_backward: dout {dout.shape} and argmax {argmax.shape} must "
+                         f"both be (N, C, OH, OW) with (N, C) = {(n, c)} from x_shape")
+    argmax = cupy.ascontiguousarray(argmax, dtype=cupy.int64)
+    dx = cupy.zeros((n, c, h, w), dtype=dout.dtype)
+    oh, ow = dout.shape[2:]
+    _launch("max_pool2d_backward", dout.dtype, dout.size,
+            (dout, argmax, dx, np.int64(dout.size), np.int64(h * w), np.int64(oh * ow)))
+    return dx
