@@ -1,0 +1,8 @@
+# model zoo (issue 5): the lectures' architectures, CIFAR ResNets and pretrained weights
+from .alexnet import AlexNet, alexnet
+from .inception import InceptionModule, conv2d_multiply_adds
+from .resnet import ResNet, resnet18, resnet34, resnet50
+from .resnet_cifar import (CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, CifarResNet, resnet20,
+                           resnet32, resnet44, resnet56, resnet110, resnet_cifar)
+from .vgg import VGG, vgg16, vgg16_bn, vgg19, vgg19_bn
+from .zoo import build_model, load_pretrained, pretrained_path

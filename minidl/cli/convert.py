@@ -1,0 +1,45 @@
+"""``python -m minidl convert CHECKPOINT OUT.npz [--arch NAME]``: PyTorch checkpoint -> .npz.
+
+Prints the conversion report. Exit status: 0 converted, 1 the weights do not fit the
+architecture (nothing written), 2 the checkpoint could not be read or the arch not told.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..models.zoo import ARCHITECTURES
+from ..transfer.checkpoint import CheckpointError
+from ..transfer.convert import convert_checkpoint
+
+
+def _rename(text: str) -> tuple[str, str]:
+    old, sep, new = text.partition("=")
+    if not sep or not old:
+        raise argparse.ArgumentTypeError(f"expected OLD=NEW (key prefixes), got {text!r}")
+    return old, new
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="a torch.save file (legacy or zip format)")
+    parser.add_argument("output", help="the .npz file to write")
+    parser.add_argument("--arch", choices=sorted(ARCHITECTURES),
+                        help="target architecture (default: from a known checkpoint's hash or the file name)")
+    parser.add_argument("--num-classes", type=int, default=None,
+                        help="classes of the model's head (default: the architecture's own)")
+    parser.add_argument("--rename", type=_rename, action="append", default=[], metavar="OLD=NEW",
+                        help="rename checkpoint keys starting with OLD to start with NEW (repeatable)")
+
+
+def run(args) -> int:
+    try:
+        report = convert_checkpoint(args.checkpoint, args.output, args.arch,
+                                    num_classes=args.num_classes, renames=dict(args.rename))
+    except (CheckpointError, OSError, ValueError) as exc:
+        print(f"convert: {exc}", file=sys.stderr)
+        return 2
+    print(report)
+    if not report.ok:
+        print(f"convert: {args.checkpoint} does not fit {report.model}; nothing written", file=sys.stderr)
+        return 1
+    return 0
