@@ -1,0 +1,228 @@
+"""``python -m minidl train MODEL --dataset NAME ...``: train a model and write its run folder.
+
+    python -m minidl train lab6 --dataset fashion-mnist --epochs 5 --out runs/lab6
+
+writes into --out: history.json (per-epoch numbers, per-batch losses, test results, settings),
+learning_curves.png, confusion_matrix.png (test set), filters.png (first layer's weights),
+samples.png (test images with their predicted classes) and best.npz (the weights with the
+lowest validation loss, which are also the ones scored on the test set).
+
+Data: 10% of the training split (stratified, --val-fraction) is held out for validation; images
+are scaled to [0, 1] and normalised with the mean and std of the whole training split; a model
+that needs another image size (lab6: 28x28, digits-cnn: 8x8) gets the images resized.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import minidl
+from minidl import data as D
+from minidl import nn, optim, plot
+from minidl.models.lab6 import digits_cnn, lab6_cnn
+from minidl.models.mlp import mlp
+from minidl.train import BestWeights, EarlyStopping, ModelCheckpoint, evaluate, fit
+
+# model name -> (builder(num_classes, in_channels, image_size), image side it needs or None)
+MODELS = {
+    "lab6": (lambda k, c, size: lab6_cnn(k, c), 28),
+    "digits-cnn": (lambda k, c, size: digits_cnn(k, c), 8),
+    "mlp": (lambda k, c, size: mlp(c * size * size, (256,), k), None),
+}
+DATASETS = ("fashion-mnist", "mnist", "digits")
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
+
+
+@dataclass
+class PreparedData:
+    """Float images (N, C, H, W), already resized and normalised, with int64 labels."""
+
+    train: tuple[np.ndarray, np.ndarray]
+    val: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    classes: list[str]
+    mean: float
+    std: float
+    image_size: int
+
+
+def load_dataset(name: str, split: str) -> D.Dataset:
+    """The 'train' or 'test' split of fashion-mnist, mnist or digits (files found offline first)."""
+    if name == "fashion-mnist":
+        return D.fashion_mnist(split)
+    if name == "mnist":
+        return D.mnist(split)
+    if name == "digits":
+        return D.digits(split)
+    raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}")
+
+
+def _images(dataset: D.Dataset, size: int | None) -> np.ndarray:
+    x = D.to_float(dataset.images)
+    if size is not None and x.shape[-1] != size:
+        x = D.Resize(size)(x)
+    return x
+
+
+def _pick(n: int, limit: int | None, seed: int) -> np.ndarray:
+    """Indices of at most `limit` of n samples, chosen at random with seed, in ascending order."""
+    if limit is None or limit >= n:
+        return np.arange(n)
+    if limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {limit}")
+    return np.sort(np.random.default_rng(seed).permutation(n)[:limit])
+
+
+def prepare_data(dataset: str, model: str, limit: int | None = None, seed: int = 0,
+                 val_fraction: float = 0.1) -> PreparedData:
+    """Load, subsample (limit), split off validation, resize for the model and normalise.
+
+    The normalisation statistics come from the full training split, so the `evaluate`
+    command reproduces them exactly from the dataset and model names.
+    """
+    size = MODELS[model][1]
+    train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
+    x_train = _images(train, size)
+    mean, std = float(x_train.mean()), float(x_train.std())
+    keep = _pick(len(train), limit, seed)
+    x_train, y_train = (x_train[keep] - mean) / std, train.labels[keep]
+    keep = _pick(len(test), limit, seed + 1)
+    x_test, y_test = (_images(test, size)[keep] - mean) / std, test.labels[keep]
+    fit_idx, val_idx = D.stratified_split(y_train, val_fraction, seed)
+    if len(fit_idx) == 0 or len(val_idx) == 0:
+        raise ValueError(f"{len(y_train)} training images are too few to split off a validation "
+                         f"fraction of {val_fraction}; raise --limit")
+    return PreparedData((x_train[fit_idx], y_train[fit_idx]), (x_train[val_idx], y_train[val_idx]),
+                        (x_test, y_test), train.classes, mean, std, x_train.shape[-1])
+
+
+def build_model(name: str, num_classes: int, in_channels: int, image_size: int) -> nn.Module:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}: expected one of {', '.join(MODELS)}")
+    return MODELS[name][0](num_classes, in_channels, image_size)
+
+
+def augmentation(dataset: str, mean: float, std: float):
+    """Random shifts (and left-right flips for clothes, never for digits); the pixels shifted
+    in are black, i.e. (0 - mean) / std after normalisation."""
+    fill = (0.0 - mean) / std
+    shift = 1 if dataset == "digits" else 2
+    steps = [D.RandomShift(shift, fill=fill)]
+    if dataset == "fashion-mnist":
+        steps.append(D.RandomHorizontalFlip())
+    return D.Compose(steps)
+
+
+def first_layer_filters(model: nn.Module, image_shape: tuple[int, int, int]) -> tuple[np.ndarray, str]:
+    """(weights (F, C, kh, kw), layer name) of the first Conv2d; for a model without one, the
+    first Linear layer's rows shaped as images (the 'templates' an MLP learns)."""
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            return module.weight.numpy(), name
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear) and module.in_features == int(np.prod(image_shape)):
+            return module.weight.numpy().reshape(-1, *image_shape), name
+    raise ValueError(f"{type(model).__name__} has no Conv2d or input Linear layer to draw")
+
+
+def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}: expected sgd or adam")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", choices=list(MODELS), help="which model to train")
+    parser.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    parser.add_argument("--lr", type=float, default=None,
+                        help=f"learning rate (default: sgd {DEFAULT_LR['sgd']}, adam {DEFAULT_LR['adam']})")
+    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--schedule", choices=("none", "cosine"), default="none",
+                        help="learning-rate schedule, stepped per epoch")
+    parser.add_argument("--patience", type=int, default=None,
+                        help="stop early when the validation loss has not improved for this many epochs")
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--limit", type=int, default=None,
+                        help="use at most N training and N test images (a quick run)")
+    parser.add_argument("--augment", action="store_true", help="random shifts (and flips for clothes)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--out", type=Path, default=None, help="run folder (default runs/MODEL)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    out = args.out if args.out is not None else Path("runs") / args.model
+    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+    minidl.manual_seed(args.seed)
+    try:
+        data = prepare_data(args.dataset, args.model, args.limit, args.seed, args.val_fraction)
+    except (FileNotFoundError, ValueError) as err:    # DatasetNotFoundError included
+        print(f"train: {err}", file=sys.stderr)
+        return 2
+    x_train, y_train = data.train
+    model = build_model(args.model, len(data.classes), x_train.shape[1], data.image_size)
+    print(f"{args.model} on {args.dataset}: {len(y_train)} train / {len(data.val[1])} validation / "
+          f"{len(data.test[1])} test images of {x_train.shape[1:]}, "
+          f"{model.num_parameters():,} parameters; {args.optimizer} lr {lr:g}", flush=True)
+
+    transform = augmentation(args.dataset, data.mean, data.std) if args.augment else None
+    train_loader = D.DataLoader(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed,
+                                transform=transform)
+    val_loader = D.DataLoader(*data.val, batch_size=512)
+    test_loader = D.DataLoader(*data.test, batch_size=512)
+    optimizer = make_optimizer(args.optimizer, model.parameters(), lr, args.momentum,
+                               args.weight_decay)
+    scheduler = (optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+                 if args.schedule == "cosine" else None)
+    (out / "best.npz").unlink(missing_ok=True)     # never leave an older run's weights behind
+    callbacks = [ModelCheckpoint(out / "best.npz"), BestWeights()]
+    if args.patience:
+        callbacks.append(EarlyStopping(args.patience, restore_best=False))
+    try:
+        history = fit(model, optimizer, train_loader, val_loader, args.epochs,
+                      callbacks=callbacks, scheduler=scheduler, progress=not args.quiet,
+                      device=args.device)
+    except KeyboardInterrupt:
+        print("interrupted; best weights so far (if any) are in", out / "best.npz", file=sys.stderr)
+        return 130
+
+    if history.restored_epoch is None:
+        print(f"training gave no usable weights: {history.stop_reason or 'no finite validation loss'}",
+              file=sys.stderr)
+        return 1
+    test = evaluate(model, test_loader, device=args.device)
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                if not callable(v)}
+    history.meta.update(
+        settings=settings, lr=lr, classes=data.classes, image_shape=list(x_train.shape[1:]),
+        normalize={"mean": data.mean, "std": data.std}, num_parameters=model.num_parameters(),
+        test_loss=test["loss"], test_accuracy=test["accuracy"],
+        test_confusion_matrix=test["confusion_matrix"])
+    write_run(out, model, history, test, data)
+    print(f"test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) on "
+          f"{test['num_samples']} test images, with the weights of epoch "
+          f"{history.restored_epoch}; wrote {out}/", flush=True)
+    return 0
+
+
+def write_run(out: Path, model: nn.Module, history, test: dict, data: PreparedData) -> None:
+    """history.json and the four plots (best.npz is written by ModelCheckpoint during fit)."""
+    out.mkdir(parents=True, exist_ok=True)
+    history.save(out / "history.json")
+    plot.learning_curves(history, out / "learning_curves.png")
+    plot.confusion_matrix(test["confusion_matrix"], data.classes, out / "confusion_matrix.png")
+    weights, layer = first_layer_filters(model, data.test[0].shape[1:])
+    plot.filter_grid(weights, out / "filters.png", title=f"{layer}: learned filters")
+    plot.image_grid(data.test[0], data.test[1], test["predictions"], data.classes,
+                    out / "samples.png")
