@@ -1,0 +1,95 @@
+"""Shared benchmark plumbing: timing with device synchronisation, the contenders, result files."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def synchronize(device: str) -> None:
+    if device == "cuda":
+        import cupy
+        cupy.cuda.Device().synchronize()
+    elif device == "torch-cuda":
+        import torch
+        torch.cuda.synchronize()
+
+
+def time_call(fn, device: str, repeat: int = 5, warmup: int = 1, budget_s: float = 20.0) -> float:
+    """Median wall time of fn() in milliseconds (after warm-up; fewer repeats if slow)."""
+    for _ in range(warmup):
+        fn()
+        synchronize(device)
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeat and (len(times) < 2 or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def torch_or_none():
+    try:
+        import torch
+        return torch
+    except ImportError:
+        return None
+
+
+def contenders(include_reference: bool = True) -> list[str]:
+    """The implementations this machine can run, slowest reference first."""
+    from minidl.backend import cuda_available
+    names = ["numpy"] if include_reference else []
+    names.append("numba")
+    torch = torch_or_none()
+    if torch is not None:
+        names.append("torch-cpu")
+    if cuda_available():
+        names += ["cupy-reference", "cupy"]
+        if torch is not None and torch.cuda.is_available():
+            names.append("torch-cuda")
+    return names
+
+
+def machine() -> dict:
+    info = {"python": sys.version.split()[0], "numpy": np.__version__, "platform": platform.platform(),
+            "cpu_count": os.cpu_count()}
+    torch = torch_or_none()
+    if torch is not None:
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    try:
+        import numba
+        info["numba"] = numba.__version__
+    except ImportError:
+        pass
+    from minidl.backend import cuda_available
+    if cuda_available():
+        import cupy
+        info["cupy"] = cupy.__version__
+        info["gpu"] = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    return info
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def print_table(rows: list[list[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for k, r in enumerate(rows):
+        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))

@@ -1,0 +1,111 @@
+"""One full training step of the lab's CNN (batch 128): forward, loss, backward, SGD update.
+
+    python benchmarks/train_step.py [--repeat 5] [--batch 128] [--out benchmarks/results]
+
+Contenders as in conv_kernels.py: minidl's NumPy reference, minidl with Numba kernels, minidl on
+the GPU (CuPy reference code and CuPy kernels), and PyTorch on the CPU and GPU when installed,
+all running the same architecture on the same data. Reports ms per step, images per second and
+the ratio to PyTorch on the same device; writes train_step.json.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import RESULTS, contenders, machine, print_table, time_call, torch_or_none, write_json  # noqa: E402
+
+import minidl  # noqa: E402
+from minidl import Tensor, kernels, nn, optim  # noqa: E402
+from minidl import functional as F  # noqa: E402
+
+
+def lab_cnn():
+    """The lab's network (lecture 003), as layers; minidl.models.lab6_cnn builds the same."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 5, padding=2), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 5, padding=2), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(7 * 7 * 32, 10))
+
+
+def minidl_step(x, y, device, reference):
+    minidl.manual_seed(0)
+    model = lab_cnn().to(device)
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    xt = Tensor(x).to(device)
+    yt = y if device == "cpu" else Tensor(y).to(device).data
+
+    def step():
+        with kernels.use_reference(reference):
+            opt.zero_grad()
+            F.cross_entropy(model(xt), yt).backward()
+            opt.step()
+    return step
+
+
+def torch_step(x, y, device):
+    torch = torch_or_none()
+    tnn = torch.nn
+    torch.manual_seed(0)
+    model = tnn.Sequential(
+        tnn.Conv2d(1, 16, 5, padding=2), tnn.BatchNorm2d(16), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(16, 32, 5, padding=2), tnn.BatchNorm2d(32), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Flatten(), tnn.Linear(7 * 7 * 32, 10)).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    xt, yt = torch.tensor(x, device=device), torch.tensor(y, device=device)
+
+    def step():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(xt), yt).backward()
+        opt.step()
+    return step
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", nargs="*", help="contenders to run (default: all available)")
+    args = parser.parse_args(argv)
+
+    rng = np.random.default_rng(0)
+    x = rng.random((args.batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, args.batch)
+    results = []
+    for name in args.only or contenders():
+        print(f"{name} ...", flush=True)
+        if name in ("numpy", "numba"):
+            step, device = minidl_step(x, y, "cpu", name == "numpy"), "cpu"
+        elif name.startswith("cupy"):
+            step, device = minidl_step(x, y, "cuda", name == "cupy-reference"), "cuda"
+        else:
+            step, device = torch_step(x, y, "cuda" if name == "torch-cuda" else "cpu"), name
+        ms = time_call(step, device, args.repeat, warmup=2)
+        results.append({"contender": name, "ms_per_step": ms, "images_per_s": args.batch / ms * 1e3})
+
+    rows = [["contender", "ms/step", "images/s", "x numpy", "time / torch (same device)"]]
+    ref = next((r for r in results if r["contender"] == "numpy"), None)
+    for r in results:
+        torch_name = "torch-cuda" if r["contender"].startswith("cupy") else "torch-cpu"
+        t = next((q for q in results if q["contender"] == torch_name), None)
+        r["speedup_vs_numpy"] = ref["ms_per_step"] / r["ms_per_step"] if ref else None
+        r["time_vs_torch"] = r["ms_per_step"] / t["ms_per_step"] if t else None
+        rows.append([r["contender"], f"{r['ms_per_step']:.1f}", f"{r['images_per_s']:.0f}",
+                     "-" if ref is None else f"{r['speedup_vs_numpy']:.2f}",
+                     "-" if t is None else f"{r['time_vs_torch']:.2f}"])
+    print()
+    print_table(rows)
+    tag = "_gpu" if any(r["contender"].startswith("cupy") for r in results) else ""
+    path = write_json(args.out / f"train_step{tag}.json",
+                      {"command": "python benchmarks/train_step.py " + " ".join(argv or sys.argv[1:]),
+                       "batch": args.batch, "machine": machine(), "kernels": kernels.status(),
+                       "results": results})
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
