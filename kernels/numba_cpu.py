@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import operator
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -20,6 +21,22 @@ from . import register
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _JIT = dict(cache=True, parallel=True, fastmath=False)
+# Below this many elements a kernel runs on the calling thread alone: waking the other threads
+# costs more than it saves, and on a busy machine one descheduled worker stalls a tiny call for
+# a whole time slice (measured: 16 ms instead of 18 us under load).
+_PARALLEL_WORK = 1 << 16
+
+
+def _run(kernel, work: int, *args):
+    """kernel(*args), on one thread when ``work`` (elements touched) is small."""
+    if work >= _PARALLEL_WORK:
+        return kernel(*args)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,7 +271,8 @@ def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
         "im2col", (h, w), kh, kw, stride, padding, dilation)
     cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
-    _im2col(x.reshape(-1), cols.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    _run(_im2col, cols.size, x.reshape(-1), cols.reshape(-1),
+         n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     return cols
 
 
@@ -269,7 +287,8 @@ def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
         raise ValueError(f"col2im: cols must have shape {(n, c * kh * kw, oh * ow)} for x_shape "
                          f"{tuple(x_shape)} and a {kh}x{kw} kernel, got {cols.shape}")
     dx = np.empty((n, c, h, w), dtype=cols.dtype)
-    _col2im(cols.reshape(-1), dx.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    _run(_col2im, cols.size, cols.reshape(-1), dx.reshape(-1),
+         n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     return dx
 
 
@@ -284,9 +303,9 @@ def max_pool2d_forward(x, kh, kw, stride, padding):
     argmax = np.empty((n, c, oh, ow), dtype=np.int64)
     flat = x.reshape(-1), out.reshape(-1), argmax.reshape(-1), n, c, h, w
     if (kh, kw, ph, pw) == (2, 2, 0, 0):
-        _max_pool2x2_forward(*flat, sh, sw, oh, ow)
+        _run(_max_pool2x2_forward, x.size, *flat, sh, sw, oh, ow)
     else:
-        _max_pool2d_forward(*flat, kh, kw, sh, sw, ph, pw, oh, ow)
+        _run(_max_pool2d_forward, x.size, *flat, kh, kw, sh, sw, ph, pw, oh, ow)
     return out, argmax
 
 
@@ -304,8 +323,8 @@ def max_pool2d_backward(dout, argmax, x_shape):
     argmax = np.ascontiguousarray(argmax, dtype=np.int64)
     dx = np.empty((n, c, h, w), dtype=dout.dtype)
     oh, ow = dout.shape[2:]
-    bad = _max_pool2d_backward(dout.reshape(-1), argmax.reshape(-1), dx.reshape(-1),
-                               n * c, h * w, oh * ow, max(1, (n * c) // 64))
+    bad = _run(_max_pool2d_backward, dx.size, dout.reshape(-1), argmax.reshape(-1),
+               dx.reshape(-1), n * c, h * w, oh * ow, max(1, (n * c) // 64))
     if bad:
         raise ValueError(f"max_pool2d_backward: {bad} argmax entries fall outside the {h}x{w} "
                          "input plane")
@@ -334,7 +353,7 @@ def relu_forward(x):
     """y = max(x, 0), any shape."""
     x = _float_array(x, "x", "relu_forward", None)
     y = np.empty_like(x)
-    _relu_forward(x.reshape(-1), y.reshape(-1))
+    _run(_relu_forward, x.size, x.reshape(-1), y.reshape(-1))
     return y
 
 
@@ -346,7 +365,7 @@ def relu_backward(dy, y):
     if dy.shape != y.shape:
         raise ValueError(f"relu_backward: dy {dy.shape} and y {y.shape} must have one shape")
     dx = np.empty_like(dy)
-    _relu_backward(dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
+    _run(_relu_backward, dy.size, dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
     return dx
 
 
@@ -428,8 +447,8 @@ def batch_norm_forward_train(x, gamma, beta, eps):
     beta = _channels(beta, "beta", fn, c, x.dtype)
     y, xhat = np.empty_like(x), np.empty_like(x)
     mean, var, inv_std = (np.empty(c, dtype=x.dtype) for _ in range(3))
-    _batch_norm_forward_train(_as_ncl(x), gamma, beta, float(eps), _as_ncl(y), _as_ncl(xhat),
-                              mean, var, inv_std)
+    _run(_batch_norm_forward_train, x.size, _as_ncl(x), gamma, beta, float(eps), _as_ncl(y),
+         _as_ncl(xhat), mean, var, inv_std)
     return y, mean, var, xhat, inv_std
 
 
@@ -447,5 +466,6 @@ def batch_norm_backward(dy, xhat, gamma, inv_std):
     inv_std = _channels(inv_std, "inv_std", fn, c, dy.dtype)
     dx = np.empty_like(dy)
     dgamma, dbeta = np.empty(c, dtype=dy.dtype), np.empty(c, dtype=dy.dtype)
-    _batch_norm_backward(_as_ncl(dy), _as_ncl(xhat), gamma, inv_std, _as_ncl(dx), dgamma, dbeta)
+    _run(_batch_norm_backward, dy.size, _as_ncl(dy), _as_ncl(xhat), gamma, inv_std, _as_ncl(dx),
+         dgamma, dbeta)
     return dx, dgamma, dbeta
