@@ -1,10 +1,10 @@
 """Numba fast paths for the CPU (backend "cpu"), one per hot op of a CNN training step.
 
-Each public function has the signature of its NumPy reference (the sliding-window routines in
-``minidl.functional.windows`` and the engine's ReLU, batch-norm and softmax-cross-entropy) and
-returns the same arrays. The reference loops over kernel offsets and makes several passes over
-memory; these loops visit each element once or twice, and ``prange`` spreads independent
-(image, channel) planes, or channels, over the cores.
+Each public function has the signature of its NumPy reference (in ``minidl.functional``: the
+sliding windows of ``windows``, ReLU in ``activation``, batch norm in ``norm``) and returns the
+same arrays. The references loop over kernel offsets and make several passes over memory; these
+loops visit each element once or twice, and ``prange`` spreads independent (image, channel)
+planes, or channels, over the cores.
 
 Compiled machine code is cached next to this file (``cache=True``), so only the first run on a
 machine pays the compile time. Only float32 and float64 arrays are accepted.
@@ -369,56 +369,93 @@ def relu_backward(dy, y):
     return dx
 
 
+# Per-channel sums keep four running totals: one chain of dependent float64 additions runs 4x
+# slower, and unlike fastmath's reassociation the order of the additions stays fixed.
+
+@njit(cache=True)
+def _shifted_moments(x, start, stop, shift):
+    """(sum(d), sum(d * d)) with d = x - shift over flat [start, stop), in float64."""
+    s0 = s1 = s2 = s3 = 0.0
+    t0 = t1 = t2 = t3 = 0.0
+    q = start
+    while q + 4 <= stop:
+        d0, d1 = x[_u(q)] - shift, x[_u(q + 1)] - shift
+        d2, d3 = x[_u(q + 2)] - shift, x[_u(q + 3)] - shift
+        s0, s1, s2, s3 = s0 + d0, s1 + d1, s2 + d2, s3 + d3
+        t0, t1, t2, t3 = t0 + d0 * d0, t1 + d1 * d1, t2 + d2 * d2, t3 + d3 * d3
+        q += 4
+    for q in range(q, stop):
+        d0 = x[_u(q)] - shift
+        s0, t0 = s0 + d0, t0 + d0 * d0
+    return (s0 + s1) + (s2 + s3), (t0 + t1) + (t2 + t3)
+
+
+@njit(cache=True)
+def _sum_and_dot(a, b, start, stop):
+    """(sum(a), sum(a * b)) over flat [start, stop), in float64."""
+    s0 = s1 = s2 = s3 = 0.0
+    t0 = t1 = t2 = t3 = 0.0
+    q = start
+    while q + 4 <= stop:
+        a0, a1 = np.float64(a[_u(q)]), np.float64(a[_u(q + 1)])
+        a2, a3 = np.float64(a[_u(q + 2)]), np.float64(a[_u(q + 3)])
+        s0, s1, s2, s3 = s0 + a0, s1 + a1, s2 + a2, s3 + a3
+        t0, t1 = t0 + a0 * b[_u(q)], t1 + a1 * b[_u(q + 1)]
+        t2, t3 = t2 + a2 * b[_u(q + 2)], t3 + a3 * b[_u(q + 3)]
+        q += 4
+    for q in range(q, stop):
+        a0 = np.float64(a[_u(q)])
+        s0, t0 = s0 + a0, t0 + a0 * b[_u(q)]
+    return (s0 + s1) + (s2 + s3), (t0 + t1) + (t2 + t3)
+
+
 @njit(**_JIT)
-def _batch_norm_forward_train(x, gamma, beta, eps, y, xhat, mean, var, inv_std):
-    """x, y, xhat (N, C, L): statistics per channel over N and L, summed in float64."""
-    n, c, length = x.shape
+def _batch_norm_forward_train(x, gamma, beta, eps, y, xhat, mean, var, inv_std, n, c, length):
+    """x, y, xhat flat (N, C, L): statistics per channel over N and L, in two passes."""
     m = n * length
     for ch in prange(c):
-        total = 0.0
+        # Mean and variance from one pass over d = x - shift: shifting by one of the channel's
+        # own values keeps E[d^2] - E[d]^2 from cancelling when the mean is far from zero.
+        shift = np.float64(x[_u(ch * length)])
+        s1 = s2 = 0.0
         for b in range(n):
-            for q in range(length):
-                total += x[b, ch, q]
-        mu = total / m
-        total = 0.0
-        for b in range(n):
-            for q in range(length):
-                d = x[b, ch, q] - mu
-                total += d * d
-        mean[ch] = mu
-        var[ch] = total / m
-        inv_std[ch] = 1.0 / np.sqrt(total / m + eps)
+            base = (b * c + ch) * length
+            d1, d2 = _shifted_moments(x, base, base + length, shift)
+            s1, s2 = s1 + d1, s2 + d2
+        v = max(s2 / m - (s1 / m) ** 2, 0.0)
+        mean[ch] = shift + s1 / m
+        var[ch] = v
+        inv_std[ch] = 1.0 / np.sqrt(v + eps)
         # Normalise with the statistics rounded to x's dtype, as the reference does.
-        g, bt, mu_x, s_x = gamma[ch], beta[ch], mean[ch], inv_std[ch]
+        g, bt, mu, s = gamma[ch], beta[ch], mean[ch], inv_std[ch]
         for b in range(n):
-            for q in range(length):
-                xh = (x[b, ch, q] - mu_x) * s_x
-                xhat[b, ch, q] = xh
-                y[b, ch, q] = g * xh + bt
+            base = (b * c + ch) * length
+            for q in range(base, base + length):
+                xh = (x[_u(q)] - mu) * s
+                xhat[_u(q)] = xh
+                y[_u(q)] = g * xh + bt
 
 
 @njit(**_JIT)
-def _batch_norm_backward(dy, xhat, gamma, inv_std, dx, dgamma, dbeta):
-    """dy, xhat, dx (N, C, L); sums per channel in float64."""
-    n, c, length = dy.shape
+def _batch_norm_backward(dy, xhat, gamma, inv_std, dx, dgamma, dbeta, n, c, length):
+    """dy, xhat, dx flat (N, C, L); sums per channel in float64."""
     m = n * length
     for ch in prange(c):
-        s_dy = 0.0
-        s_dy_xhat = 0.0
+        s_dy = s_dy_xhat = 0.0
         for b in range(n):
-            for q in range(length):
-                g = dy[b, ch, q]
-                s_dy += g
-                s_dy_xhat += g * xhat[b, ch, q]
+            base = (b * c + ch) * length
+            d1, d2 = _sum_and_dot(dy, xhat, base, base + length)
+            s_dy, s_dy_xhat = s_dy + d1, s_dy_xhat + d2
         dbeta[ch] = s_dy
         dgamma[ch] = s_dy_xhat
         # dx = inv_std / M (M dxhat - sum(dxhat) - xhat sum(dxhat xhat)) with dxhat = dy gamma,
         # sum(dxhat) = gamma dbeta and sum(dxhat xhat) = gamma dgamma, as the reference has it.
         k = gamma[ch] * inv_std[ch] / m
-        s_dy, s_dy_xhat = dbeta[ch], dgamma[ch]
+        s_dy, s_dy_xhat = dbeta[ch], dgamma[ch]  # rounded to dy's dtype, as in the reference
         for b in range(n):
-            for q in range(length):
-                dx[b, ch, q] = k * (m * dy[b, ch, q] - s_dy - xhat[b, ch, q] * s_dy_xhat)
+            base = (b * c + ch) * length
+            for q in range(base, base + length):
+                dx[_u(q)] = k * (m * dy[_u(q)] - s_dy - xhat[_u(q)] * s_dy_xhat)
 
 
 def _channels(a, name: str, fn: str, c: int, dtype) -> np.ndarray:
@@ -430,11 +467,6 @@ def _channels(a, name: str, fn: str, c: int, dtype) -> np.ndarray:
     return a.astype(dtype, copy=False)
 
 
-def _as_ncl(a: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) or (N, C) as an (N, C, H*W) view."""
-    return a.reshape(a.shape[0], a.shape[1], -1)
-
-
 @register("batch_norm_forward_train", "cpu")
 def batch_norm_forward_train(x, gamma, beta, eps):
     """x (N, C, H, W) or (N, C) -> (y, mean (C,), var (C,) biased, xhat, inv_std (C,)).
@@ -442,13 +474,16 @@ def batch_norm_forward_train(x, gamma, beta, eps):
     Statistics are taken per channel over the batch (and the spatial positions)."""
     fn = "batch_norm_forward_train"
     x = _float_array(x, "x", fn, (2, 4))
+    if x.size == 0:
+        raise ValueError(f"{fn}: x must hold values to normalise, got shape {x.shape}")
     c = x.shape[1]
     gamma = _channels(gamma, "gamma", fn, c, x.dtype)
     beta = _channels(beta, "beta", fn, c, x.dtype)
     y, xhat = np.empty_like(x), np.empty_like(x)
     mean, var, inv_std = (np.empty(c, dtype=x.dtype) for _ in range(3))
-    _run(_batch_norm_forward_train, x.size, _as_ncl(x), gamma, beta, float(eps), _as_ncl(y),
-         _as_ncl(xhat), mean, var, inv_std)
+    n, length = x.shape[0], x.size // (x.shape[0] * c)
+    _run(_batch_norm_forward_train, x.size, x.reshape(-1), gamma, beta, float(eps), y.reshape(-1),
+         xhat.reshape(-1), mean, var, inv_std, n, c, length)
     return y, mean, var, xhat, inv_std
 
 
@@ -460,12 +495,15 @@ def batch_norm_backward(dy, xhat, gamma, inv_std):
     xhat = _float_array(xhat, "xhat", fn, (2, 4))
     if xhat.shape != dy.shape:
         raise ValueError(f"{fn}: xhat {xhat.shape} must have dy's shape {dy.shape}")
+    if dy.size == 0:
+        raise ValueError(f"{fn}: dy must hold values, got shape {dy.shape}")
     xhat = xhat.astype(dy.dtype, copy=False)
     c = dy.shape[1]
     gamma = _channels(gamma, "gamma", fn, c, dy.dtype)
     inv_std = _channels(inv_std, "inv_std", fn, c, dy.dtype)
     dx = np.empty_like(dy)
     dgamma, dbeta = np.empty(c, dtype=dy.dtype), np.empty(c, dtype=dy.dtype)
-    _run(_batch_norm_backward, dy.size, _as_ncl(dy), _as_ncl(xhat), gamma, inv_std, _as_ncl(dx),
-         dgamma, dbeta)
+    n, length = dy.shape[0], dy.size // (dy.shape[0] * c)
+    _run(_batch_norm_backward, dy.size, dy.reshape(-1), xhat.reshape(-1), gamma, inv_std,
+         dx.reshape(-1), dgamma, dbeta, n, c, length)
     return dx, dgamma, dbeta
