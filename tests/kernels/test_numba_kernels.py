@@ -166,3 +166,14 @@ def test_batch_norm_matches_reference(inputs):
 def test_batch_norm_rejects_parameters_of_the_wrong_length():
     with pytest.raises(ValueError, match=r"batch_norm_forward_train: gamma must have shape \(3,\)"):
         nb.batch_norm_forward_train(np.zeros((4, 3)), np.ones(2), np.zeros(3), 1e-5)
+
+
+def test_batch_norm_variance_survives_a_large_mean():
+    """Mean 1e4, spread 1e-2 (float64): E[x^2] - E[x]^2 unshifted would lose every digit."""
+    rng = np.random.default_rng(7)
+    x = 1e4 + 1e-2 * rng.standard_normal((16, 3, 5, 5))
+    gamma, beta = np.ones(3), np.zeros(3)
+    _, mean, var, xhat, _ = nb.batch_norm_forward_train(x, gamma, beta, 1e-12)
+    np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)), rtol=1e-14)
+    np.testing.assert_allclose(var, x.var(axis=(0, 2, 3)), rtol=1e-8)
+    np.testing.assert_allclose(xhat.std(axis=(0, 2, 3)), 1.0, rtol=1e-6)
