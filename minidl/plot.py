@@ -145,52 +145,66 @@ def confusion_matrix(cm, class_names=None, path=None, title: str | None = None) 
     return _finish(fig, path)
 
 
+def _mosaic(tiles: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """tiles (T, h, w[, 3]) laid out row by row in a (rows, cols) grid with a 1-pixel NaN
+    border around each tile (drawn as background) -> (rows*(h+1)+1, cols*(w+1)+1[, 3])."""
+    t, h, w = tiles.shape[:3]
+    out = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, *tiles.shape[3:]), np.nan)
+    for i in range(t):
+        r, c = divmod(i, cols)
+        out[1 + r * (h + 1):(r + 1) * (h + 1), 1 + c * (w + 1):(c + 1) * (w + 1)] = tiles[i]
+    return out
+
+
 def filter_grid(weight, path=None, title: str | None = None, max_filters: int = 64,
                 max_channels: int = 16) -> Figure:
-    """Show conv filters, weight (F, C, kh, kw) (e.g. model.features[0].weight).
+    """Show conv filters, weight (F, C, kh, kw) (e.g. model.features[0].weight), as one mosaic.
 
-    C = 3: one RGB tile per filter (each filter rescaled to [0, 1]); otherwise one tile per
-    (filter, channel), a row per filter, on a blue-white-red scale centred on 0 with one
-    symmetric range per filter (red positive, blue negative). At most max_filters rows and
-    max_channels columns are drawn.
+    C = 3: one RGB tile per filter (each rescaled to [0, 1]), left to right, top to bottom.
+    C = 1: one tile per filter, in the same order; other C: a row per filter and a column per
+    input channel. Gray or multi-channel filters use a blue-white-red scale centred on 0, each
+    filter scaled by its own largest |weight| (red positive, blue negative). At most
+    max_filters filters and max_channels channels are drawn.
     """
     w = backend.to_device(getattr(weight, "data", weight), "cpu")
     w = np.asarray(w, dtype=np.float64)
     if w.ndim != 4:
         raise ValueError(f"filter_grid: expected conv weights (F, C, kh, kw), got shape {w.shape}")
-    w = w[:max_filters]
-    f, c = w.shape[:2]
+    w = w[:max_filters, :max_channels]
+    f, c, kh, kw = w.shape
     if c == 3:
+        tiles = w.transpose(0, 2, 3, 1)
+        lo = tiles.min(axis=(1, 2, 3), keepdims=True)
+        span = tiles.max(axis=(1, 2, 3), keepdims=True) - lo
+        tiles = np.divide(tiles - lo, span, out=np.zeros_like(tiles), where=span > 0)
+    else:
+        limit = np.abs(w).max(axis=(1, 2, 3), keepdims=True)
+        scaled = np.divide(w, limit, out=np.zeros_like(w), where=limit > 0)
+        tiles = scaled[:, 0] if c == 1 else scaled.reshape(f * c, kh, kw)
+    if c in (1, 3):
         cols = min(8, f)
         rows = -(-f // cols)
-        fig = Figure(figsize=(1.2 * cols, 1.2 * rows + 0.6), dpi=100, layout="constrained")
-        axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-        for i, ax in enumerate(axes):
-            ax.axis("off")
-            if i < f:
-                tile = w[i].transpose(1, 2, 0)
-                lo, hi = tile.min(), tile.max()
-                ax.imshow((tile - lo) / (hi - lo) if hi > lo else np.zeros_like(tile))
-                ax.set_title(str(i), fontsize=7)
     else:
-        shown_c = min(c, max_channels)
-        if shown_c == 1:              # one channel: lay the filters out in a grid
-            cols = min(8, f)
-            rows = -(-f // cols)
-            tiles = [(i, 0) for i in range(f)]
-        else:
-            cols, rows = shown_c, f
-            tiles = [(i, j) for i in range(f) for j in range(shown_c)]
-        fig = Figure(figsize=(max(3.0, 0.9 * cols), 0.9 * rows + 0.6), dpi=100,
-                     layout="constrained")
-        axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-        for ax in axes:
-            ax.axis("off")
-        for ax, (i, j) in zip(axes, tiles):
-            limit = np.abs(w[i]).max() or 1.0
-            ax.imshow(w[i, j], cmap="bwr", vmin=-limit, vmax=limit, interpolation="nearest")
-            ax.set_title(str(i) if shown_c == 1 else f"{i}.{j}", fontsize=6)
-    fig.suptitle(title or f"{f} filters of shape {tuple(w.shape[1:])}")
+        rows, cols = f, c
+    image = _mosaic(tiles, rows, cols)
+    width = float(np.clip(image.shape[1] * 0.15, 4.0, 10.0))       # inches
+    height = image.shape[0] * width / image.shape[1] + 0.8
+    fig = Figure(figsize=(width, min(height, 16.0)), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    ax.set_facecolor("0.85")                  # the NaN borders between tiles
+    if c == 3:
+        ax.imshow(np.where(np.isnan(image), 0.85, image), interpolation="nearest")
+    else:
+        ax.imshow(image, cmap="bwr", vmin=-1, vmax=1, interpolation="nearest")
+    if c in (1, 3):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:
+        ax.set_xticks(1 + (kw + 1) * np.arange(c) + (kw - 1) / 2, range(c), fontsize=6)
+        ax.set_yticks(1 + (kh + 1) * np.arange(f) + (kh - 1) / 2, range(f), fontsize=6)
+        ax.set_xlabel("input channel")
+        ax.set_ylabel("filter")
+    fig.suptitle(title or f"{f} filters of shape {(c, kh, kw)}")
     return _finish(fig, path)
 
 

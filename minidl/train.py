@@ -239,9 +239,10 @@ class EarlyStopping(_Monitor):
             self.best_weights.on_train_begin(state)
 
     def on_epoch_end(self, state: FitState) -> None:
+        improved = self._improved(state)
         if self.best_weights is not None:
             self.best_weights.on_epoch_end(state)
-        if self._improved(state):
+        if improved:
             self.wait = 0
             return
         self.wait += 1
