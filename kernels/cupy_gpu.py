@@ -7,6 +7,7 @@ Importing this module without CuPy raises ImportError, which the registry report
 """
 from __future__ import annotations
 
+import functools
 import operator
 from pathlib import Path
 
@@ -28,12 +29,18 @@ _THREADS = 256
 _MAX_BLOCKS = 65535 * 32  # the grid-stride loops cover any larger total
 
 
+@functools.cache
+def _kernel(name: str, dtype):
+    """The compiled ``name<float>`` or ``name<double>``."""
+    return _module.get_function(f"{name}<{_CTYPES[dtype]}>")
+
+
 def _launch(name: str, dtype, total: int, args: tuple) -> None:
     """Run kernel ``name<dtype>`` over ``total`` elements (nothing to do when total is 0)."""
     if total == 0:
         return
     blocks = min((total + _THREADS - 1) // _THREADS, _MAX_BLOCKS)
-    _module.get_function(f"{name}<{_CTYPES[dtype]}>")((blocks,), (_THREADS,), args)
+    _kernel(name, dtype)((blocks,), (_THREADS,), args)
 
 
 def _float_array(a, name: str, fn: str, ndim: int):
