@@ -171,7 +171,8 @@ class LogisticRegression:
         return z / z.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self._logits(X).argmax(axis=1)].astype(np.int64)
+        logits = self._logits(X)
+        return self.classes_[logits.argmax(axis=1)].astype(np.int64)
 
     def score(self, X, y) -> float:
         return float((self.predict(X) == np.asarray(y)).mean())

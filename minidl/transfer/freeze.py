@@ -172,7 +172,7 @@ def replace_head(model, num_classes: int, attr: str | None = None) -> nn.Linear:
     if old.weight.dtype == np.float64:
         new.double()
     new.train(old.training)
-    setattr(owner, key, new)
+    owner._modules[key] = new   # in place: setattr would move the child to the end of the order
     if hasattr(model, "num_classes"):
         model.num_classes = int(num_classes)
     return new

@@ -1,0 +1,133 @@
+"""Feature extraction (any named layer, only the prefix computed, eval mode) and the logistic
+regression trained in minidl, checked against scikit-learn's on the same features."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl import Tensor, nn, no_grad
+from minidl import functional as F
+from minidl.models.resnet_cifar import CifarResNet
+from minidl.transfer import LogisticRegression, extract_features, sklearn_logistic_regression
+
+
+def small_resnet(seed=0):
+    minidl.manual_seed(seed)
+    model = CifarResNet(1, 10)
+    rng = np.random.default_rng(seed)
+    for name, buf in model.named_buffers():      # non-trivial statistics, so eval mode matters
+        buf[...] = rng.uniform(0.5, 1.5, buf.shape) if name.endswith("var") else rng.normal(0, 0.1, buf.shape)
+    return model
+
+
+def images(n=10, size=8, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, 3, size, size)).astype(np.float32)
+
+
+def manual_prefix(model, x, upto):
+    """The stem and stages written out by hand, in eval mode."""
+    model.eval()
+    with no_grad():
+        out = F.relu(model.bn1(model.conv1(Tensor(x))))
+        for stage in ("layer1", "layer2", "layer3"):
+            out = getattr(model, stage)(out)
+            if stage == upto:
+                return out.numpy()
+        return F.flatten(model.pool(out), 1).numpy()
+
+
+@pytest.mark.parametrize("layer, shape", [("layer1", (10, 16, 8, 8)), ("layer2", (10, 32, 4, 4)),
+                                          ("layer3", (10, 64, 2, 2)), ("pool", (10, 64, 1, 1))])
+def test_features_equal_a_manual_forward_of_the_prefix(layer, shape):
+    model = small_resnet()
+    x = images()
+    feats = extract_features(model, layer, x, batch_size=4, progress=False)
+    assert feats.shape == shape and feats.dtype == np.float32
+    expected = manual_prefix(model, x, layer)
+    np.testing.assert_allclose(feats.reshape(expected.shape), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_flatten_and_the_models_own_output():
+    model = small_resnet()
+    x = images(7)
+    pooled = extract_features(model, "pool", x, flatten=True, progress=False)
+    assert pooled.shape == (7, 64)
+    model.eval()
+    with no_grad():
+        np.testing.assert_allclose(pooled, model.forward_features(Tensor(x)).numpy(), rtol=1e-5, atol=1e-6)
+        logits = model(Tensor(x)).numpy()
+    np.testing.assert_allclose(extract_features(model, "", x, progress=False), logits, rtol=1e-5, atol=1e-6)
+
+
+def test_only_the_prefix_runs_and_the_model_is_left_as_it_was():
+    model = small_resnet()
+
+    class Forbidden(nn.Module):
+        def forward(self, x):
+            raise AssertionError("a layer after the extracted one was run")
+
+    model.layer3 = Forbidden()
+    model.train()
+    stats = {k: v.copy() for k, v in model.named_buffers()}
+    feats = extract_features(model, "layer2.0.bn2", images(5), progress=False)
+    assert feats.shape == (5, 32, 4, 4)
+    assert model.training and all(m.training for m in model.modules())
+    assert "forward" not in model.layer2[0].bn2.__dict__
+    for k, v in model.named_buffers():           # eval mode: statistics untouched
+        np.testing.assert_array_equal(v, stats[k], err_msg=k)
+
+
+def test_a_transform_is_applied_per_batch_and_unknown_layers_are_errors():
+    model = small_resnet()
+    raw = images(6)
+    doubled = extract_features(model, "layer1", raw, transform=lambda b: 2 * b, progress=False)
+    np.testing.assert_allclose(doubled, manual_prefix(model, 2 * raw, "layer1"), rtol=1e-5, atol=1e-6)
+    with pytest.raises(KeyError, match="no layer 'layer9'.*layer1"):
+        extract_features(model, "layer9", raw, progress=False)
+
+
+# ----- logistic regression ------------------------------------------------------------------------
+def blobs(n_per_class, centres, spread, seed):
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([c + spread * rng.standard_normal((n_per_class, len(c))) for c in centres])
+    y = np.repeat(np.arange(len(centres)), n_per_class)
+    return X.astype(np.float32), y
+
+
+def test_logistic_regression_separates_separable_features():
+    centres = 4.0 * np.eye(4, 6)
+    X, y = blobs(60, centres, 0.5, seed=0)
+    Xt, yt = blobs(60, centres, 0.5, seed=1)
+    clf = LogisticRegression(l2=1e-4, epochs=200).fit(X * 30 + 7, y)   # standardisation copes with scale
+    assert clf.score(X * 30 + 7, y) == 1.0
+    assert clf.score(Xt * 30 + 7, yt) >= 0.98
+    assert clf.losses[-1] < 0.5 * clf.losses[0]
+
+
+def test_logistic_regression_agrees_with_scikit_learn_on_overlapping_classes():
+    centres = np.array([[0, 0, 0], [1.5, 0, 0.5], [0, 1.5, -0.5]])
+    X, y = blobs(100, centres, 1.0, seed=2)
+    Xt, yt = blobs(200, centres, 1.0, seed=3)
+    l2 = 1e-2
+    ours = LogisticRegression(l2=l2, lr=0.05, epochs=250).fit(X, y)
+    theirs = sklearn_logistic_regression(X, y, l2=l2)
+    # the same convex objective, so the same optimum: probabilities within 0.01
+    np.testing.assert_allclose(ours.predict_proba(Xt), theirs.predict_proba(Xt), atol=1e-2)
+    assert np.mean(ours.predict(Xt) == theirs.predict(Xt)) >= 0.97
+    assert abs(ours.score(Xt, yt) - theirs.score(Xt, yt)) <= 0.02
+    assert ours.score(Xt, yt) > 0.6     # well above chance (1/3)
+
+
+def test_labels_are_returned_as_given_and_misuse_is_an_error():
+    X, y = blobs(20, 5.0 * np.eye(3), 0.3, seed=4)
+    labels = np.array([2, 5, 7])[y]
+    clf = LogisticRegression(epochs=100)
+    with pytest.raises(RuntimeError, match="fit"):
+        clf.predict(X)
+    clf.fit(X, labels)
+    assert set(clf.predict(X)) <= {2, 5, 7} and clf.score(X, labels) == 1.0
+    with pytest.raises(ValueError, match="has 2 features.*fitted on 3"):
+        clf.predict(X[:, :2])
+    with pytest.raises(ValueError, match=r"\(N, features\)"):
+        clf.fit(X[:, :, None], labels)
