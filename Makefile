@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m minidl demo
 
+# One BLAS thread per process: the test matrices are small, and on a 2-core machine extra
+# threads only fight each other (and Numba's) for the cores.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

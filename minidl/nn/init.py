@@ -41,12 +41,18 @@ def _fill(p, values):
     return p
 
 
+def _float_dtype(p):
+    return p.dtype if p.dtype in (np.float32, np.float64) else np.float64
+
+
 def uniform_(p, a=0.0, b=1.0):
-    return _fill(p, random.generator().uniform(a, b, p.shape))
+    u = random.generator().random(p.shape, dtype=_float_dtype(p))   # drawn in the parameter's dtype
+    return _fill(p, u * (b - a) + a)
 
 
 def normal_(p, mean=0.0, std=1.0):
-    return _fill(p, random.generator().normal(mean, std, p.shape))
+    z = random.generator().standard_normal(p.shape, dtype=_float_dtype(p))
+    return _fill(p, z * std + mean)
 
 
 def constant_(p, value):
