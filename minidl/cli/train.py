@@ -10,6 +10,7 @@ lowest validation loss, which are also the ones scored on the test set).
 Data: 10% of the training split (stratified, --val-fraction) is held out for validation; images
 are scaled to [0, 1] and normalised with the mean and std of the whole training split; a model
 that needs another image size (lab6: 28x28, digits-cnn: 8x8) gets the images resized.
+Defaults: Adam with lr 1e-3 (SGD: lr 0.05, momentum 0.9), batch 128, 5 epochs, constant lr.
 """
 from __future__ import annotations
 
@@ -142,7 +143,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
     parser.add_argument("--lr", type=float, default=None,
                         help=f"learning rate (default: sgd {DEFAULT_LR['sgd']}, adam {DEFAULT_LR['adam']})")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")

@@ -19,7 +19,7 @@ def lab6_run(tmp_path_factory):
     """One quick `train lab6 --dataset digits` run (8x8 digits resized to the lab's 28x28)."""
     out = tmp_path_factory.mktemp("runs") / "lab6"
     code = main(["train", "lab6", "--dataset", "digits", "--limit", "300", "--epochs", "1",
-                 "--batch-size", "64", "--optimizer", "adam", "--out", str(out), "--quiet"])
+                 "--batch-size", "64", "--augment", "--out", str(out), "--quiet"])
     return code, out
 
 
@@ -32,7 +32,8 @@ def test_train_writes_every_file(lab6_run):
     history = History.load(out / "history.json")
     assert len(history) == 1 and len(history.iteration_loss) == 5     # 270 images / 64
     meta = history.meta
-    assert meta["settings"]["model"] == "lab6" and meta["image_shape"] == [1, 28, 28]
+    assert meta["settings"]["model"] == "lab6" and meta["settings"]["augment"] is True
+    assert meta["image_shape"] == [1, 28, 28]
     cm = np.array(meta["test_confusion_matrix"])
     assert cm.shape == (10, 10) and cm.sum() == 300
     assert meta["test_accuracy"] == pytest.approx(np.trace(cm) / 300)
