@@ -64,6 +64,12 @@ def test_without_cupy_cuda_is_unavailable_and_cupy_like_arrays_get_the_reference
     assert kernels.get("im2col", "cuda") is None
 
 
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is None, reason="CuPy is not installed")
+def test_with_cupy_the_cuda_kernels_load():
+    assert kernels.status()["cuda"] == (
+        "ok (col2im, im2col, max_pool2d_backward, max_pool2d_forward)")
+
+
 def test_register_rejects_an_unknown_backend():
     with pytest.raises(ValueError, match="unknown backend 'tpu'"):
         kernels.register("im2col", "tpu")
