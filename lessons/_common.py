@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import minidl  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402  (installed with scikit-learn)
 
 SEED = 0
 REPO = Path(__file__).resolve().parents[1]
@@ -67,6 +68,10 @@ def start(name: str, doc: str | None = None, argv=None) -> Lesson:
                         help="folder for the figures (default: %(default)s)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    # The lessons' matrices are small: one BLAS thread is faster than several (on a busy 2-core
+    # machine, 2 threads were ~90x slower for a 20x256 @ 256x256 product), and it keeps the
+    # floating-point sums, hence the printed numbers, the same on every machine.
+    threadpool_limits(1)
     minidl.manual_seed(SEED)
     np.set_printoptions(precision=3, suppress=True, linewidth=110)
     banner = f"Lesson {name}" + ("  (--quick)" if args.quick else "")
