@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from . import backend
 
@@ -60,6 +61,7 @@ def learning_curves(history, path=None, title: str | None = None) -> Figure:
             xs, ys = _column(epochs, f"{split}_{metric}")
             if xs:
                 ax.plot(xs, ys, "o-", color=color, label=f"{split} (epoch)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
@@ -100,6 +102,7 @@ def compare_runs(runs: dict, path=None, title: str | None = None) -> Figure:
             if xs:
                 ax.plot(xs, ys, style, color=color, label=f"{label} ({split})")
     for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.set_title(name)
