@@ -21,6 +21,7 @@ Run:  python lessons/13_kernels.py [--quick] [--out DIR]
 import time
 
 import matplotlib.pyplot as plt
+import numba
 import numpy as np
 from _common import claim, section, start
 
@@ -107,7 +108,7 @@ t_gemm_t = best_time(lambda: conv_im2col_gemm(x_t, w_t, b_t, 1, 1, windows.im2co
 print(f"loop: {t_loop * 1e3:8.2f} ms   im2col + GEMM (NumPy reference): {t_gemm_t * 1e3:6.3f} ms   "
       f"-> im2col + GEMM is {t_loop / t_gemm_t:,.0f}x faster on the same layer")
 print("The loop pays the Python interpreter for every one of the multiply-adds; the GEMM runs")
-print("them all inside compiled BLAS code, on as many cores as it has.")
+print("them all inside compiled BLAS code (on one thread here: lessons/_common.py pins BLAS to one).")
 
 section("2. What im2col costs: memory")
 cols_t = windows.im2col(x_t, 3, 3, (1, 1), (1, 1), (1, 1))
@@ -163,6 +164,12 @@ timings = {}
 timings["im2col: NumPy reference"] = best_time(
     lambda: windows.im2col(x, 5, 5, (1, 1), (2, 2), (1, 1)), repeats)
 timings["im2col: Numba"] = best_time(lambda: numba_im2col(x, 5, 5, (1, 1), (2, 2), (1, 1)), repeats)
+threads = numba.get_num_threads()
+if numba_im2col is not windows.im2col:
+    numba.set_num_threads(1)          # the same kernel, its prange loop on one thread
+    timings["im2col: Numba, 1 thread"] = best_time(
+        lambda: numba_im2col(x, 5, 5, (1, 1), (2, 2), (1, 1)), repeats)
+    numba.set_num_threads(threads)
 timings["forward GEMM alone"] = best_time(lambda: w.reshape(32, -1) @ cols_ref, repeats)
 with kernels.use_reference():
     timings["conv fwd+bwd: reference"] = best_time(conv_forward_backward, repeats)
@@ -201,8 +208,9 @@ for name, t in timings.items():
     print(f"  {name:28s} {t * 1e3:9.2f} ms{extra}")
 print(f"  im2col alone: Numba is {timings['im2col: NumPy reference'] / timings['im2col: Numba']:.2f}x "
       "the reference")
-print("Ratios, not absolute times, are what carry over to another machine; and they move with")
-print("the load: other programs on the same cores change them from run to run.")
+print(f"Numba ran on {threads} thread(s). Ratios, not absolute times, are what carry over to another")
+print("machine, and even they move with the load: a kernel split over all cores waits for the")
+print("slowest one, so when other programs share the cores the 1-thread row can even win.")
 
 section("Figure")
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
