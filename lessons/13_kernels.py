@@ -163,13 +163,15 @@ repeats = lesson.pick(5, 2)
 timings = {}
 timings["im2col: NumPy reference"] = best_time(
     lambda: windows.im2col(x, 5, 5, (1, 1), (2, 2), (1, 1)), repeats)
-timings["im2col: Numba"] = best_time(lambda: numba_im2col(x, 5, 5, (1, 1), (2, 2), (1, 1)), repeats)
-threads = numba.get_num_threads()
-if numba_im2col is not windows.im2col:
-    numba.set_num_threads(1)          # the same kernel, its prange loop on one thread
-    timings["im2col: Numba, 1 thread"] = best_time(
+threads = numba.get_num_threads()            # what the rest of this run uses
+cores = numba.config.NUMBA_NUM_THREADS       # the most Numba may use on this machine
+for n_threads in sorted({cores, 1}, reverse=True):
+    if numba_im2col is windows.im2col:       # no Numba: only the reference row
+        break
+    numba.set_num_threads(n_threads)         # the same kernel, its prange loop on n threads
+    timings[f"im2col: Numba, {n_threads} thread{'s' * (n_threads > 1)}"] = best_time(
         lambda: numba_im2col(x, 5, 5, (1, 1), (2, 2), (1, 1)), repeats)
-    numba.set_num_threads(threads)
+numba.set_num_threads(threads)
 timings["forward GEMM alone"] = best_time(lambda: w.reshape(32, -1) @ cols_ref, repeats)
 with kernels.use_reference():
     timings["conv fwd+bwd: reference"] = best_time(conv_forward_backward, repeats)
@@ -206,9 +208,9 @@ for name, t in timings.items():
     if name.startswith("conv"):
         extra = f"  speed-up vs reference {base / t:5.2f}x"
     print(f"  {name:28s} {t * 1e3:9.2f} ms{extra}")
-print(f"  im2col alone: Numba is {timings['im2col: NumPy reference'] / timings['im2col: Numba']:.2f}x "
-      "the reference")
-print(f"Numba ran on {threads} thread(s). Ratios, not absolute times, are what carry over to another")
+for name in [k for k in timings if k.startswith("im2col: Numba")]:
+    print(f"  {name}: {timings['im2col: NumPy reference'] / timings[name]:.2f}x the reference's speed")
+print(f"The conv rows used {threads} Numba thread(s). Ratios, not absolute times, are what carry over to another")
 print("machine, and even they move with the load: a kernel split over all cores waits for the")
 print("slowest one, so when other programs share the cores the 1-thread row can even win.")
 
