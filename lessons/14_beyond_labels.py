@@ -72,7 +72,7 @@ def make_shapes(n, rng):
 
 
 section("A data set made on the spot")
-n_train, n_test = lesson.pick(2400, 1000), lesson.pick(1000, 300)
+n_train, n_test = lesson.pick(2000, 1000), lesson.pick(1000, 300)
 x_train, m_train, k_train, b_train = make_shapes(n_train, rng)
 x_test, m_test, k_test, b_test = make_shapes(n_test, rng)
 print(f"train: {n_train} images, test: {n_test}; each {x_train.shape[1:]} with noise std 0.3")
