@@ -12,6 +12,7 @@ With groups g, the channels split into g independent convolutions side by side.
 from __future__ import annotations
 
 from .. import kernels
+from ..backend import get_array_module
 from ..tensor import Function, ShapeError
 from .windows import col2im, im2col, output_size
 
@@ -53,7 +54,8 @@ class Conv2d(Function):
         g = g.reshape(n, self.groups, f // self.groups, oh * ow)
         dx = dw = db = None
         if self.needs_input_grad[0]:
-            dcols = (self.w.swapaxes(-1, -2) @ g).reshape(n, -1, oh * ow)
+            w_t = get_array_module(g).ascontiguousarray(self.w.swapaxes(-1, -2))  # small; BLAS prefers it
+            dcols = (w_t @ g).reshape(n, -1, oh * ow)
             dx = kernels.lookup("col2im", col2im, like=dcols)(dcols, self.x_shape, *self.geometry)
         if self.needs_input_grad[1]:
             # sum_n G[n] @ cols[n]^T, as one product per group over the batch*positions axis
