@@ -353,9 +353,11 @@ class Function:
         tensors = _as_tensors(inputs)
         _check_same_device(cls.__name__, tensors)
         fn = cls()
-        fn.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
+        # which inputs backward will be asked about: none when no graph is recorded, so forward
+        # can skip caching what only the backward pass would read
+        fn.needs_input_grad = tuple(is_grad_enabled() and t is not None and t.requires_grad for t in tensors)
         out = Tensor(fn.forward(*(None if t is None else t.data for t in tensors), **options))
-        if is_grad_enabled() and any(fn.needs_input_grad):
+        if any(fn.needs_input_grad):
             out.requires_grad = True
             fn.inputs = tensors
             out._ctx = fn

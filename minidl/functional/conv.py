@@ -12,7 +12,7 @@ With groups g, the channels split into g independent convolutions side by side.
 from __future__ import annotations
 
 from .. import kernels
-from ..backend import get_array_module
+from ..backend import device_of, get_array_module
 from ..tensor import Function, ShapeError
 from .windows import col2im, im2col, output_size
 
@@ -24,13 +24,20 @@ def _pair(v, name):
     return tuple(int(p) for p in pair)
 
 
+# When the columns need not be kept (no dL/dW wanted: inference, frozen weights), they are built a
+# block of images at a time: a block of this many bytes is still in the cache when the product
+# reads it back, and memory stays bounded. When dL/dW is wanted the whole batch is one block.
+_BLOCK_BYTES = {"cpu": 4 << 20, "cuda": 1 << 30}
+
+
 class Conv2d(Function):
     """x (N, C, H, W), w (F, C/groups, kh, kw), b (F,) -> y (N, F, OH, OW).
 
-    Caches the columns (for dL/dW) and the weight (for dL/dx).
+    Caches the weight (for dL/dx) and, only when dL/dW is wanted, the columns.
     """
 
     def forward(self, x, w, b, stride, padding, dilation, groups):
+        xp = get_array_module(x)
         n, c, h, wd = x.shape
         f, cg, kh, kw = w.shape
         self.x_shape, self.geometry, self.groups = x.shape, (kh, kw, stride, padding, dilation), groups
@@ -40,11 +47,18 @@ class Conv2d(Function):
             raise ShapeError("conv2d", f"an input of at least the dilated kernel's size "
                              f"({dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}) after padding",
                              f"{h}x{wd} with padding {padding}")
-        cols = kernels.lookup("im2col", im2col, like=x)(x, kh, kw, stride, padding, dilation)
-        # (N, g, C/g*kh*kw, L) and (g, F/g, C/g*kh*kw): one product per group, batched over N
-        self.cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
+        unfold = kernels.lookup("im2col", im2col, like=x)
+        # (g, F/g, C/g*kh*kw) @ (N, g, C/g*kh*kw, L): one product per group, batched over N
         self.w = w.reshape(groups, f // groups, cg * kh * kw)
-        y = (self.w @ self.cols).reshape(n, f, oh, ow)
+        y = xp.empty((n, groups, f // groups, oh * ow), dtype=x.dtype)
+        keep = self.needs_input_grad[1]
+        step = n if keep else max(1, _BLOCK_BYTES[device_of(x)] // (c * kh * kw * oh * ow * x.itemsize))
+        for i in range(0, n, step):
+            cols = unfold(x[i:i + step], kh, kw, stride, padding, dilation).reshape(-1, groups, cg * kh * kw, oh * ow)
+            xp.matmul(self.w, cols, out=y[i:i + step])
+        if keep:
+            self.cols = cols
+        y = y.reshape(n, f, oh, ow)
         if b is not None:
             y += b.reshape(1, f, 1, 1)
         return y
@@ -58,10 +72,9 @@ class Conv2d(Function):
             dcols = (w_t @ g).reshape(n, -1, oh * ow)
             dx = kernels.lookup("col2im", col2im, like=dcols)(dcols, self.x_shape, *self.geometry)
         if self.needs_input_grad[1]:
-            # sum_n G[n] @ cols[n]^T, as one product per group over the batch*positions axis
-            gg = g.transpose(1, 2, 0, 3).reshape(self.groups, f // self.groups, n * oh * ow)
-            cc = self.cols.transpose(1, 0, 3, 2).reshape(self.groups, n * oh * ow, -1)
-            dw = (gg @ cc).reshape(f, -1, *self.geometry[:2])
+            # sum_n G[n] @ cols[n]^T: a batch of products read in place (cols[n]^T is a transposed
+            # view, which BLAS takes as a flag), then a sum over the images
+            dw = (g @ self.cols.swapaxes(-1, -2)).sum(axis=0).reshape(f, -1, *self.geometry[:2])
         if self.needs_input_grad[2]:
             db = g.sum(axis=(0, 3)).reshape(f)
         return dx, dw, db

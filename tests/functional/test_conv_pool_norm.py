@@ -4,6 +4,8 @@ float64 central differences, with hypothesis drawing shapes, strides, paddings, 
 Gradcheck tolerance: atol 1e-6, rtol 1e-4 (float64, eps 1e-6). Values: 1e-10 in float64.
 The kernels are forced to the NumPy reference here; tests/kernels checks the fast paths equal it.
 """
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 import minidl
 from minidl import Tensor, gradcheck, kernels
 from minidl import functional as F
+from minidl.functional import conv as conv_module
 from minidl.functional.windows import col2im, im2col, output_size
 
 TOL = dict(atol=1e-6, rtol=1e-4)
@@ -78,6 +81,9 @@ def test_conv2d_equals_its_definition(case):
     y = F.conv2d(x, w, b, *args)
     expected = conv_by_definition(x.data, w.data, None if b is None else b.data, *args)
     np.testing.assert_allclose(y.data, expected, atol=1e-10)
+    # without a graph the columns are built a block of images at a time; blocks of one image
+    with minidl.no_grad(), mock.patch.dict(conv_module._BLOCK_BYTES, cpu=1):
+        np.testing.assert_allclose(F.conv2d(x, w, b, *args).data, expected, atol=1e-10)
 
 
 @settings(max_examples=25)
