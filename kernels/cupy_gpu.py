@@ -23,24 +23,32 @@ from . import register
 _SOURCE = (Path(__file__).parent / "cuda" / "windows.cu").read_text(encoding="utf-8")
 _KERNELS = ("im2col", "col2im", "max_pool2d_forward", "max_pool2d_backward")
 _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
-_module = cupy.RawModule(code=_SOURCE, name_expressions=[f"{k}<{t}>" for k in _KERNELS
-                                                           for t in _CTYPES.values()])
+_INDEX = {np.int32: "int", np.int64: "long long"}
+_module = cupy.RawModule(code=_SOURCE, name_expressions=[f"{k}<{t}, {i}>" for k in _KERNELS
+                                                           for t in _CTYPES.values()
+                                                           for i in _INDEX.values()])
 _THREADS = 256
 _MAX_BLOCKS = 65535 * 32  # the grid-stride loops cover any larger total
+_INT32_LIMIT = 2**31      # flat indices below this use the int instances (a test lowers it)
 
 
 @functools.cache
-def _kernel(name: str, dtype):
-    """The compiled ``name<float>`` or ``name<double>``."""
-    return _module.get_function(f"{name}<{_CTYPES[dtype]}>")
+def _kernel(name: str, dtype, index):
+    """The compiled ``name<float or double, int or long long>``."""
+    return _module.get_function(f"{name}<{_CTYPES[dtype]}, {_INDEX[index]}>")
 
 
-def _launch(name: str, dtype, total: int, args: tuple) -> None:
-    """Run kernel ``name<dtype>`` over ``total`` elements (nothing to do when total is 0)."""
+def _launch(name: str, dtype, total: int, largest: int, args: tuple) -> None:
+    """Run kernel ``name<dtype>`` over ``total`` elements (nothing to do when total is 0).
+
+    ``args`` holds the kernel's index-typed arguments as Python ints; they are passed as int32
+    when no flat index (up to ``largest`` elements, plus one grid stride) can overflow it."""
     if total == 0:
         return
+    index = np.int32 if largest + _THREADS * _MAX_BLOCKS < _INT32_LIMIT else np.int64
+    args = tuple(index(a) if isinstance(a, int) else a for a in args)
     blocks = min((total + _THREADS - 1) // _THREADS, _MAX_BLOCKS)
-    _kernel(name, dtype)((blocks,), (_THREADS,), args)
+    _kernel(name, dtype, index)((blocks,), (_THREADS,), args)
 
 
 def _float_array(a, name: str, fn: str, ndim: int):
@@ -98,30 +106,30 @@ def _ints(*values) -> tuple:
 
 @register("im2col", "cuda")
 def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """(N, C, H, W) -> columns (N, C*kh*kw, OH*OW); the layout of windows.im2col."""
+    """(N, C, H, W) -> columns (C*kh*kw, N*OH*OW); the layout of windows.im2col."""
     x = _float_array(x, "x", "im2col", 4)
     n, c, h, w = x.shape
     kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
         "im2col", (h, w), kh, kw, stride, padding, dilation)
-    cols = cupy.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
-    _launch("im2col", x.dtype, cols.size,
-            (x, cols, np.int64(cols.size), *_ints(h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)))
+    cols = cupy.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+    _launch("im2col", x.dtype, cols.size, max(cols.size, x.size),
+            (x, cols, cols.size, *_ints(n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)))
     return cols
 
 
 @register("col2im", "cuda")
 def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """Columns (N, C*kh*kw, OH*OW) -> image (N, C, H, W), summing where windows overlap."""
-    cols = _float_array(cols, "cols", "col2im", 3)
+    """Columns (C*kh*kw, N*OH*OW) -> image (N, C, H, W), summing where windows overlap."""
+    cols = _float_array(cols, "cols", "col2im", 2)
     n, c, h, w = _image_shape(x_shape, "col2im")
     kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
         "col2im", (h, w), kh, kw, stride, padding, dilation)
-    if cols.shape != (n, c * kh * kw, oh * ow):
-        raise ValueError(f"col2im: cols must have shape {(n, c * kh * kw, oh * ow)} for x_shape "
+    if cols.shape != (c * kh * kw, n * oh * ow):
+        raise ValueError(f"col2im: cols must have shape {(c * kh * kw, n * oh * ow)} for x_shape "
                          f"{tuple(x_shape)} and a {kh}x{kw} kernel, got {cols.shape}")
     dx = cupy.empty((n, c, h, w), dtype=cols.dtype)
-    _launch("col2im", cols.dtype, dx.size,
-            (cols, dx, np.int64(dx.size), *_ints(h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)))
+    _launch("col2im", cols.dtype, dx.size, max(cols.size, dx.size),
+            (cols, dx, dx.size, *_ints(n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)))
     return dx
 
 
@@ -134,8 +142,8 @@ def max_pool2d_forward(x, kh, kw, stride, padding):
         "max_pool2d_forward", (h, w), kh, kw, stride, padding, (1, 1))
     out = cupy.empty((n, c, oh, ow), dtype=x.dtype)
     argmax = cupy.empty((n, c, oh, ow), dtype=cupy.int64)
-    _launch("max_pool2d_forward", x.dtype, out.size,
-            (x, out, argmax, np.int64(out.size), *_ints(h, w, kh, kw, sh, sw, ph, pw, oh, ow)))
+    _launch("max_pool2d_forward", x.dtype, out.size, x.size,
+            (x, out, argmax, out.size, *_ints(h, w, kh, kw, sh, sw, ph, pw, oh, ow)))
     return out, argmax
 
 
@@ -157,6 +165,6 @@ def max_pool2d_backward(dout, argmax, x_shape):
     argmax = cupy.ascontiguousarray(argmax, dtype=cupy.int64)
     dx = cupy.zeros((n, c, h, w), dtype=dout.dtype)
     oh, ow = dout.shape[2:]
-    _launch("max_pool2d_backward", dout.dtype, dout.size,
-            (dout, argmax, dx, np.int64(dout.size), np.int64(h * w), np.int64(oh * ow)))
+    _launch("max_pool2d_backward", dout.dtype, dout.size, max(dout.size, dx.size),
+            (dout, argmax, dx, dout.size, h * w, oh * ow))
     return dx

@@ -119,14 +119,15 @@ _u = np.uint64
 
 @njit(**_JIT)
 def _im2col(x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    for p in prange(n * c):
+    for p in prange(n * c):                     # the plane of image b, channel ch
+        b, ch = p // c, p % c
         for i in range(kh):
             y0 = i * dh - ph
             oy_lo, oy_hi = _valid_range(y0, sh, oh, h)
             for j in range(kw):
                 x0 = j * dw - pw
                 ox_lo, ox_hi = _valid_range(x0, sw, ow, w)
-                out = ((p * kh + i) * kw + j) * oh * ow
+                out = ((ch * kh + i) * kw + j) * n * oh * ow + b * oh * ow   # row, then image b's part
                 for oy in range(oh):
                     row = out + oy * ow
                     if oy < oy_lo or oy >= oy_hi:
@@ -145,6 +146,7 @@ def _im2col(x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
 @njit(**_JIT)
 def _col2im(cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     for p in prange(n * c):
+        b, ch = p // c, p % c
         for q in range(p * h * w, (p + 1) * h * w):
             dx[_u(q)] = 0
         # Same (i, j) order of additions as the reference, so every sum rounds the same way.
@@ -154,7 +156,7 @@ def _col2im(cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
             for j in range(kw):
                 x0 = j * dw - pw
                 ox_lo, ox_hi = _valid_range(x0, sw, ow, w)
-                col = ((p * kh + i) * kw + j) * oh * ow
+                col = ((ch * kh + i) * kw + j) * n * oh * ow + b * oh * ow
                 for oy in range(oy_lo, oy_hi):
                     base = (p * h + oy * sh + y0) * w + x0
                     row = col + oy * ow
@@ -265,12 +267,12 @@ def _max_pool2d_backward(dout, argmax, dx, planes, hw, ohw, chunk):
 
 @register("im2col", "cpu")
 def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """(N, C, H, W) -> columns (N, C*kh*kw, OH*OW); the layout of windows.im2col."""
+    """(N, C, H, W) -> columns (C*kh*kw, N*OH*OW); the layout of windows.im2col."""
     x = _float_array(x, "x", "im2col", (4,))
     n, c, h, w = x.shape
     kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
         "im2col", (h, w), kh, kw, stride, padding, dilation)
-    cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
+    cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
     _run(_im2col, cols.size, x.reshape(-1), cols.reshape(-1),
          n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     return cols
@@ -278,13 +280,13 @@ def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
 
 @register("col2im", "cpu")
 def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """Columns (N, C*kh*kw, OH*OW) -> image (N, C, H, W), summing where windows overlap."""
-    cols = _float_array(cols, "cols", "col2im", (3,))
+    """Columns (C*kh*kw, N*OH*OW) -> image (N, C, H, W), summing where windows overlap."""
+    cols = _float_array(cols, "cols", "col2im", (2,))
     n, c, h, w = _image_shape(x_shape, "col2im")
     kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
         "col2im", (h, w), kh, kw, stride, padding, dilation)
-    if cols.shape != (n, c * kh * kw, oh * ow):
-        raise ValueError(f"col2im: cols must have shape {(n, c * kh * kw, oh * ow)} for x_shape "
+    if cols.shape != (c * kh * kw, n * oh * ow):
+        raise ValueError(f"col2im: cols must have shape {(c * kh * kw, n * oh * ow)} for x_shape "
                          f"{tuple(x_shape)} and a {kh}x{kw} kernel, got {cols.shape}")
     dx = np.empty((n, c, h, w), dtype=cols.dtype)
     _run(_col2im, cols.size, cols.reshape(-1), dx.reshape(-1),

@@ -108,13 +108,14 @@ claim(max_pool_loop(by_loop[0][1], 2, 2).shape == (2, 1),
 
 section("2. im2col: all windows as columns, then one matrix product")
 x = np.stack(DEMO_INPUTS)[:, None]                      # (N=2, C=1, H=7, W=5)
-cols = im2col(x, 3, 3)                                  # (2, 9, 15): one column per output position
-print(f"im2col turns each 7x5 image into a {cols.shape[1]}x{cols.shape[2]} matrix: row r holds pixel "
-      "(r // 3, r % 3) of every 3x3 window, column p is the window at output position p.")
+cols = im2col(x, 3, 3)                                  # (9, 30): one column per window of the batch
+print(f"im2col turns the two 7x5 images into one {cols.shape[0]}x{cols.shape[1]} matrix: row r holds "
+      "pixel (r // 3, r % 3) of every 3x3 window; columns 0-14 are image 1's windows in output order,"
+      " columns 15-29 image 2's.")
+by_matmul = (LOOPY.reshape(1, 9) @ cols).reshape(2, 5, 3)      # (1, 9) @ (9, 30): the whole batch
 for d in range(2):
-    by_matmul = (LOOPY.reshape(1, 9) @ cols[d]).reshape(5, 3)     # (1, 9) @ (9, 15) -> (1, 15)
-    claim(np.allclose(by_matmul, by_loop[d][0], atol=1e-12),
-          f"demo {d + 1}: filter row (1x9) @ columns (9x15), reshaped to 5x3, equals the loop")
+    claim(np.allclose(by_matmul[d], by_loop[d][0], atol=1e-12),
+          f"demo {d + 1}: filter row (1x9) @ columns (9x30), its part reshaped to 5x3, equals the loop")
 
 section("3. minidl: F.conv2d, F.relu, F.max_pool2d")
 weight = Tensor(LOOPY[None, None])                      # (F=1, C=1, 3, 3)
@@ -241,7 +242,7 @@ lesson.save(fig, "loopy_pattern_demo.png")
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.8), gridspec_kw={"width_ratios": [1, 1.6, 3.2]})
 axes[0].imshow(LOOPY.reshape(9, 1), cmap="coolwarm", vmin=-0.2, vmax=0.2)
 axes[0].set(title="filter as a 9x1 column\n(used as a 1x9 row)", xticks=[], yticks=range(9))
-axes[1].imshow(cols[0], cmap="coolwarm", vmin=-1, vmax=1)
+axes[1].imshow(cols[:, :15], cmap="coolwarm", vmin=-1, vmax=1)
 axes[1].set(title="im2col of demo 1: 9 x 15\n(column p = the window at output p)",
             xlabel="output position p = 3 i + j", ylabel="pixel of the window", yticks=range(9))
 axes[2].imshow(T, cmap="coolwarm", vmin=-0.15, vmax=0.15)

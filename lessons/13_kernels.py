@@ -7,7 +7,7 @@ filter f and output position (i, j),
 
 Written as seven nested loops, that is exactly what the formula says and hopelessly slow in
 Python. minidl instead copies every receptive field into one column of a matrix ("im2col"), so
-the whole layer becomes ONE matrix product (GEMM): W (F, C*k*k) @ cols (C*k*k, OH*OW), which an
+the whole layer becomes ONE matrix product (GEMM): W (F, C*k*k) @ cols (C*k*k, N*OH*OW), which an
 optimised BLAS library runs at full speed. The backward pass is the same trick in reverse: a
 GEMM, then "col2im" adds each column back into its window.
 
@@ -70,13 +70,13 @@ def conv_loop(x, w, b, stride, padding):
 
 
 def conv_im2col_gemm(x, w, b, stride, padding, im2col):
-    """im2col, then one matrix product per image (batched), plus the bias."""
+    """im2col, then ONE matrix product for the whole batch, plus the bias."""
     f_out, c_in, kh, kw = w.shape
-    cols = im2col(x, kh, kw, (stride, stride), (padding, padding), (1, 1))   # (N, C*k*k, OH*OW)
+    cols = im2col(x, kh, kw, (stride, stride), (padding, padding), (1, 1))   # (C*k*k, N*OH*OW)
     oh = (x.shape[2] + 2 * padding - kh) // stride + 1
     ow = (x.shape[3] + 2 * padding - kw) // stride + 1
-    y = w.reshape(f_out, c_in * kh * kw) @ cols                            # (N, F, OH*OW)
-    return (y + b[None, :, None]).reshape(x.shape[0], f_out, oh, ow)
+    y = w.reshape(f_out, c_in * kh * kw) @ cols + b[:, None]               # (F, N*OH*OW)
+    return y.reshape(f_out, x.shape[0], oh, ow).transpose(1, 0, 2, 3)
 
 
 numba_im2col = kernels.get("im2col", "cpu")
@@ -114,12 +114,12 @@ section("2. What im2col costs: memory")
 cols_t = windows.im2col(x_t, 3, 3, (1, 1), (1, 1), (1, 1))
 print(f"the image holds {x_t.size:,d} numbers; its column matrix {cols_t.shape} holds "
       f"{cols_t.size:,d}: each pixel is copied into up to k*k = 9 windows")
-claim(cols_t.shape == (tiny["n"], tiny["c"] * 9, tiny["hw"] ** 2) and cols_t.size == 9 * x_t.size,
+claim(cols_t.shape == (tiny["c"] * 9, tiny["n"] * tiny["hw"] ** 2) and cols_t.size == 9 * x_t.size,
       "with 'same' padding and stride 1 the columns are exactly k*k = 9 times the image")
 row = (1 * 3 + 2) * 3 + 0                       # channel 1, kernel offset (2, 0)
 i, j = 4, 5                                      # output position
-claim(cols_t[0, row, i * tiny["hw"] + j] == x_t[0, 1, i + 2 - 1, j + 0 - 1],
-      "row (c*k + p)*k + q of the columns, at output (i, j), holds x[c, i+p-P, j+q-P]")
+claim(cols_t[row, i * tiny["hw"] + j] == x_t[0, 1, i + 2 - 1, j + 0 - 1],
+      "row (c*k + p)*k + q of the columns, at image 0's output (i, j), holds x[0, c, i+p-P, j+q-P]")
 
 section("3. A lab-sized layer: the NumPy reference against the Numba kernels")
 n_img = lesson.pick(32, 8)

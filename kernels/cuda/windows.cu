@@ -1,7 +1,8 @@
 // Sliding-window kernels for minidl.kernels.cupy_gpu: im2col, col2im, max-pool forward/backward.
 // Same layouts and results as minidl/functional/windows.py. Each thread handles one element of
-// the output, in a grid-stride loop; flat indices are 64-bit (a batch of columns can pass 2^31).
-// Templates over T = float or double, instantiated by name from Python.
+// the output, in a grid-stride loop. Templates over T = float or double and over the index type
+// I: int wherever every flat index fits (32-bit division and remainder are several times cheaper
+// on the GPU), long long for batches of columns past 2^31 elements; Python picks the instance.
 
 template <typename T> __device__ __forceinline__ T neg_inf();
 template <> __device__ __forceinline__ float neg_inf<float>() { return __int_as_float(0xff800000); }
@@ -10,38 +11,42 @@ template <> __device__ __forceinline__ double neg_inf<double>() {
 }
 
 #define GRID_STRIDE_LOOP(idx, total) \
-    for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < (total); \
-         idx += (long long)blockDim.x * gridDim.x)
+    for (I idx = (I)blockIdx.x * blockDim.x + threadIdx.x; idx < (total); \
+         idx += (I)blockDim.x * gridDim.x)
 
-// x (N, C, H, W) -> cols (N, C*KH*KW, OH*OW): one thread per column entry, zero in the padding.
-template <typename T>
-__global__ void im2col(const T* __restrict__ x, T* __restrict__ cols, long long total,
+// x (N, C, H, W) -> cols (C*KH*KW, N*OH*OW): one thread per column entry, zero in the padding.
+// Neighbouring threads write neighbouring entries and read neighbouring pixels.
+template <typename T, typename I>
+__global__ void im2col(const T* __restrict__ x, T* __restrict__ cols, I total, int N, int C,
                        int H, int W, int KH, int KW, int SH, int SW, int PH, int PW,
                        int DH, int DW, int OH, int OW) {
     GRID_STRIDE_LOOP(idx, total) {
-        long long t = idx;
+        I t = idx;
         const int ox = (int)(t % OW); t /= OW;
         const int oy = (int)(t % OH); t /= OH;
+        const int n = (int)(t % N); t /= N;
         const int j = (int)(t % KW); t /= KW;
-        const int i = (int)(t % KH); t /= KH;          // t is now the plane n * C + c
+        const int i = (int)(t % KH); t /= KH;          // t is now the channel c
         const int y = oy * SH - PH + i * DH;
         const int xx = ox * SW - PW + j * DW;
         T v = 0;
-        if (y >= 0 && y < H && xx >= 0 && xx < W) v = x[(t * H + y) * W + xx];
+        if (y >= 0 && y < H && xx >= 0 && xx < W) v = x[(((I)n * C + t) * H + y) * W + xx];
         cols[idx] = v;
     }
 }
 
-// cols (N, C*KH*KW, OH*OW) -> dx (N, C, H, W): each pixel gathers the column entries that copied
+// cols (C*KH*KW, N*OH*OW) -> dx (N, C, H, W): each pixel gathers the column entries that copied
 // it, in the reference's (i, j) order, so no two threads write one address (no atomics).
-template <typename T>
-__global__ void col2im(const T* __restrict__ cols, T* __restrict__ dx, long long total,
+template <typename T, typename I>
+__global__ void col2im(const T* __restrict__ cols, T* __restrict__ dx, I total, int N, int C,
                        int H, int W, int KH, int KW, int SH, int SW, int PH, int PW,
                        int DH, int DW, int OH, int OW) {
     GRID_STRIDE_LOOP(idx, total) {
-        long long t = idx;
+        I t = idx;
         const int xx = (int)(t % W); t /= W;
-        const int y = (int)(t % H); t /= H;            // t is now the plane n * C + c
+        const int y = (int)(t % H); t /= H;
+        const int c = (int)(t % C);
+        const int n = (int)(t / C);
         T acc = 0;
         for (int i = 0; i < KH; ++i) {
             const int ty = y + PH - i * DH;             // = oy * SH for the output row oy
@@ -53,7 +58,7 @@ __global__ void col2im(const T* __restrict__ cols, T* __restrict__ dx, long long
                 if (tx < 0) break;
                 if (tx % SW != 0 || tx / SW >= OW) continue;
                 const int ox = tx / SW;
-                acc += cols[(((t * KH + i) * KW + j) * OH + oy) * OW + ox];
+                acc += cols[((((I)c * KH + i) * KW + j) * N + n) * OH * OW + (I)oy * OW + ox];
             }
         }
         dx[idx] = acc;
@@ -63,25 +68,25 @@ __global__ void col2im(const T* __restrict__ cols, T* __restrict__ dx, long long
 // x (N, C, H, W) -> out, argmax (N, C, OH, OW). argmax is the flat index y * W + x into the
 // plane; as NumPy's argmax over the -inf-padded window, the first maximum in row-major order
 // wins, a NaN beats every number, and window offset 0 keeps the win while all seen are -inf.
-template <typename T>
+template <typename T, typename I>
 __global__ void max_pool2d_forward(const T* __restrict__ x, T* __restrict__ out,
-                                   long long* __restrict__ argmax, long long total,
+                                   long long* __restrict__ argmax, I total,
                                    int H, int W, int KH, int KW, int SH, int SW, int PH, int PW,
                                    int OH, int OW) {
     GRID_STRIDE_LOOP(idx, total) {
-        long long t = idx;
+        I t = idx;
         const int ox = (int)(t % OW); t /= OW;
         const int oy = (int)(t % OH); t /= OH;
         const T* plane = x + t * H * W;
         const int y0 = oy * SH - PH, x0 = ox * SW - PW;
         T best = neg_inf<T>();
-        long long at = (long long)y0 * W + x0;
+        I at = (I)y0 * W + x0;
         for (int y = max(y0, 0); y < min(y0 + KH, H); ++y) {
             for (int xx = max(x0, 0); xx < min(x0 + KW, W); ++xx) {
-                const T v = plane[(long long)y * W + xx];
+                const T v = plane[(I)y * W + xx];
                 if (v > best || (v != v && best == best)) {
                     best = v;
-                    at = (long long)y * W + xx;
+                    at = (I)y * W + xx;
                 }
             }
         }
@@ -93,10 +98,10 @@ __global__ void max_pool2d_forward(const T* __restrict__ x, T* __restrict__ out,
 // dx (N, C, H, W), zeroed by the caller: dx[plane, argmax] += dout for every output. Windows that
 // overlap send several gradients to one pixel, hence atomicAdd. Entries outside the plane (which
 // max_pool2d_forward never writes) are skipped rather than corrupting memory.
-template <typename T>
+template <typename T, typename I>
 __global__ void max_pool2d_backward(const T* __restrict__ dout,
                                     const long long* __restrict__ argmax, T* __restrict__ dx,
-                                    long long total, long long plane_size, long long out_size) {
+                                    I total, I plane_size, I out_size) {
     GRID_STRIDE_LOOP(idx, total) {
         const long long k = argmax[idx];
         if (k >= 0 && k < plane_size) atomicAdd(dx + (idx / out_size) * plane_size + k, dout[idx]);

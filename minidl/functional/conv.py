@@ -1,12 +1,12 @@
 """2-D convolution by im2col and one matrix product.
 
-Forward, for each image n (all at once, as a batched product):
-    cols[n] = im2col(x[n])                     (C*kh*kw, OH*OW)   one column per receptive field
-    y[n]    = W.reshape(F, C*kh*kw) @ cols[n] + b                  (F, OH*OW) -> (F, OH, OW)
-Backward, with G[n] = dL/dy[n] reshaped to (F, OH*OW):
-    dL/dW = sum_n G[n] @ cols[n]^T             (the same product as a fully connected layer)
-    dL/db = sum over n, OH, OW of G
-    dL/dx = col2im(W^T @ G[n])                 (scatter each column back to its window)
+Forward, with the columns of the whole batch side by side (windows.im2col):
+    cols = im2col(x)                           (C*kh*kw, N*OH*OW)   one column per receptive field
+    y    = W.reshape(F, C*kh*kw) @ cols + b    (F, N*OH*OW) -> (N, F, OH, OW)
+Backward, with G = dL/dy laid out the same way, (F, N*OH*OW):
+    dL/dW = G @ cols^T                         (the same product as a fully connected layer)
+    dL/db = sum of G over the batch and positions
+    dL/dx = col2im(W^T @ G)                    (scatter each column back to its window)
 With groups g, the channels split into g independent convolutions side by side.
 """
 from __future__ import annotations
@@ -30,6 +30,12 @@ def _pair(v, name):
 _BLOCK_BYTES = {"cpu": 4 << 20, "cuda": 1 << 30}
 
 
+def _per_group(a, b):
+    """a[k] @ b[k] for each group k. With one group, a 2-D product: BLAS and cuBLAS then read a
+    transposed view in place, where a batched product may first copy it."""
+    return (a[0] @ b[0])[None] if a.shape[0] == 1 else a @ b
+
+
 class Conv2d(Function):
     """x (N, C, H, W), w (F, C/groups, kh, kw), b (F,) -> y (N, F, OH, OW).
 
@@ -48,14 +54,14 @@ class Conv2d(Function):
                              f"({dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}) after padding",
                              f"{h}x{wd} with padding {padding}")
         unfold = kernels.lookup("im2col", im2col, like=x)
-        # (g, F/g, C/g*kh*kw) @ (N, g, C/g*kh*kw, L): one product per group, batched over N
-        self.w = w.reshape(groups, f // groups, cg * kh * kw)
-        y = xp.empty((n, groups, f // groups, oh * ow), dtype=x.dtype)
+        self.w = w.reshape(groups, f // groups, cg * kh * kw)     # one (F/g, C/g*kh*kw) matrix a group
+        y = xp.empty((n, f, oh * ow), dtype=x.dtype)
         keep = self.needs_input_grad[1]
         step = n if keep else max(1, _BLOCK_BYTES[device_of(x)] // (c * kh * kw * oh * ow * x.itemsize))
         for i in range(0, n, step):
-            cols = unfold(x[i:i + step], kh, kw, stride, padding, dilation).reshape(-1, groups, cg * kh * kw, oh * ow)
-            xp.matmul(self.w, cols, out=y[i:i + step])
+            cols = unfold(x[i:i + step], kh, kw, stride, padding, dilation).reshape(groups, cg * kh * kw, -1)
+            out = _per_group(self.w, cols)                        # (g, F/g, block*OH*OW)
+            y[i:i + step] = out.reshape(f, -1, oh * ow).swapaxes(0, 1)
         if keep:
             self.cols = cols
         y = y.reshape(n, f, oh, ow)
@@ -64,19 +70,19 @@ class Conv2d(Function):
         return y
 
     def backward(self, g):
+        xp = get_array_module(g)
         n, f, oh, ow = g.shape
-        g = g.reshape(n, self.groups, f // self.groups, oh * ow)
+        # G as (groups, F/g, N*OH*OW), the columns' layout
+        g = xp.ascontiguousarray(g.reshape(n, f, oh * ow).swapaxes(0, 1)).reshape(self.groups, f // self.groups, -1)
         dx = dw = db = None
         if self.needs_input_grad[0]:
-            w_t = get_array_module(g).ascontiguousarray(self.w.swapaxes(-1, -2))  # small; BLAS prefers it
-            dcols = (w_t @ g).reshape(n, -1, oh * ow)
+            w_t = xp.ascontiguousarray(self.w.swapaxes(-1, -2))   # small; BLAS prefers it
+            dcols = _per_group(w_t, g).reshape(-1, n * oh * ow)
             dx = kernels.lookup("col2im", col2im, like=dcols)(dcols, self.x_shape, *self.geometry)
         if self.needs_input_grad[1]:
-            # sum_n G[n] @ cols[n]^T: a batch of products read in place (cols[n]^T is a transposed
-            # view, which BLAS takes as a flag), then a sum over the images
-            dw = (g @ self.cols.swapaxes(-1, -2)).sum(axis=0).reshape(f, -1, *self.geometry[:2])
+            dw = _per_group(g, self.cols.swapaxes(-1, -2)).reshape(f, -1, *self.geometry[:2])
         if self.needs_input_grad[2]:
-            db = g.sum(axis=(0, 3)).reshape(f)
+            db = g.sum(axis=2).reshape(f)
         return dx, dw, db
 
 

@@ -8,6 +8,7 @@ average pooling's spreads it evenly over the window.
 from __future__ import annotations
 
 from .. import kernels
+from ..backend import get_array_module
 from ..tensor import Function, ShapeError
 from .basic import mean
 from .conv import _pair
@@ -36,13 +37,13 @@ class AvgPool2d(Function):
         self.x_shape, self.geometry = x.shape, (*kernel, stride, padding, (1, 1))
         cols = kernels.lookup("im2col", im2col, like=x)(x.reshape(n * c, 1, h, w), *self.geometry)
         self.area = kernel[0] * kernel[1]
-        y = cols.mean(axis=1)
+        y = cols.mean(axis=0)                       # (kh*kw, N*C*OH*OW) -> one mean a window
         oh = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
         return y.reshape(n, c, oh, -1)
 
     def backward(self, g):          # each of the kh*kw inputs of a window gets 1/(kh*kw) of it
         n, c, h, w = self.x_shape
-        dcols = (g.reshape(n * c, 1, -1) / self.area).repeat(self.area, axis=1)
+        dcols = get_array_module(g).broadcast_to(g.reshape(1, -1) / self.area, (self.area, g.size))
         dx = kernels.lookup("col2im", col2im, like=dcols)(dcols, (n * c, 1, h, w), *self.geometry)
         return (dx.reshape(self.x_shape),)
 

@@ -26,26 +26,28 @@ def _window_slice(offset: int, stride: int, count: int) -> slice:
 
 
 def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """(N, C, H, W) -> columns (N, C*kh*kw, OH*OW).
+    """(N, C, H, W) -> columns (C*kh*kw, N*OH*OW), one column per window of the whole batch.
 
-    Row r = (c*kh + i)*kw + j of image n's column matrix holds input channel c at kernel
-    offset (i, j) for every output position, so ``W.reshape(F, C*kh*kw) @ cols[n]`` is the
-    convolution of image n. Same layout as PyTorch's ``unfold``.
+    Row r = (c*kh + i)*kw + j holds input channel c at kernel offset (i, j); column n*OH*OW + p
+    is image n's window at output position p. So ``W.reshape(F, C*kh*kw) @ cols`` convolves the
+    whole batch in ONE matrix product, giving (F, N*OH*OW). (Caffe's layout; one big product
+    keeps BLAS and cuBLAS busier than N small ones.)
     """
     xp = get_array_module(x)
     n, c, h, w = x.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     oh, ow = output_size(h, kh, sh, ph, dh), output_size(w, kw, sw, pw, dw)
     xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-    cols = xp.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    xpad = xpad.transpose(1, 0, 2, 3)                 # (C, N, H, W): channel first, like the rows
+    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            cols[:, :, i, j] = xpad[:, :, _window_slice(i * dh, sh, oh), _window_slice(j * dw, sw, ow)]
-    return cols.reshape(n, c * kh * kw, oh * ow)
+            cols[:, i, j] = xpad[:, :, _window_slice(i * dh, sh, oh), _window_slice(j * dw, sw, ow)]
+    return cols.reshape(c * kh * kw, n * oh * ow)
 
 
 def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """Columns (N, C*kh*kw, OH*OW) -> image (N, C, H, W), summing where windows overlap.
+    """Columns (C*kh*kw, N*OH*OW) -> image (N, C, H, W), summing where windows overlap.
 
     This is the adjoint of im2col: <im2col(x), cols> == <x, col2im(cols)> for all x and cols.
     """
@@ -53,12 +55,12 @@ def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
     n, c, h, w = x_shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     oh, ow = output_size(h, kh, sh, ph, dh), output_size(w, kw, sw, pw, dw)
-    cols = cols.reshape(n, c, kh, kw, oh, ow)
-    dx = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    cols = cols.reshape(c, kh, kw, n, oh, ow)
+    dx = xp.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            dx[:, :, _window_slice(i * dh, sh, oh), _window_slice(j * dw, sw, ow)] += cols[:, :, i, j]
-    return dx[:, :, ph:ph + h, pw:pw + w]
+            dx[:, :, _window_slice(i * dh, sh, oh), _window_slice(j * dw, sw, ow)] += cols[:, i, j]
+    return xp.ascontiguousarray(dx.transpose(1, 0, 2, 3)[:, :, ph:ph + h, pw:pw + w])
 
 
 def max_pool2d_forward(x, kh, kw, stride, padding):

@@ -3,7 +3,10 @@
 Tolerances: im2col and max-pool forward must match exactly. col2im gathers in the reference's
 order (rtol 1e-6 float32 / 1e-12 float64 allowed all the same); max-pool backward adds with
 atomics in any order, so overlapping windows agree to rtol 1e-6 / 1e-12.
+Each case runs with 32-bit flat indices (what these sizes get) and, forced, with 64-bit ones.
 """
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -33,8 +36,13 @@ def assert_same(actual, expected):
 
 
 @settings(max_examples=30, deadline=None)
-@given(case=cases())
-def test_im2col_and_col2im_match_reference(cg, case):
+@given(case=cases(), wide=st.booleans())
+def test_im2col_and_col2im_match_reference(cg, case, wide):
+    with mock.patch.object(cg, "_INT32_LIMIT", 0 if wide else cg._INT32_LIMIT):
+        im2col_and_col2im_match_reference(cg, case)
+
+
+def im2col_and_col2im_match_reference(cg, case):
     x = case.normal()
     expected = windows.im2col(x, *case.args)
     assert_same(cg.im2col(cupy.asarray(x), *case.args), expected)
@@ -46,8 +54,13 @@ def test_im2col_and_col2im_match_reference(cg, case):
 
 
 @settings(max_examples=30, deadline=None)
-@given(case=cases(pool=True), nan=st.booleans())
-def test_max_pool_matches_reference_including_ties(cg, case, nan):
+@given(case=cases(pool=True), nan=st.booleans(), wide=st.booleans())
+def test_max_pool_matches_reference_including_ties(cg, case, nan, wide):
+    with mock.patch.object(cg, "_INT32_LIMIT", 0 if wide else cg._INT32_LIMIT):
+        max_pool_matches_reference(cg, case, nan)
+
+
+def max_pool_matches_reference(cg, case, nan):
     x = case.ties()                          # many equal maxima: the first in the window wins
     if nan:
         x[np.random.default_rng(case.seed + 1).random(case.shape) < 0.15] = np.nan
