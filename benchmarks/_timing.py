@@ -39,11 +39,16 @@ def time_call(fn, device: str, repeat: int = 5, warmup: int = 1, budget_s: float
 
 
 def torch_or_none():
+    """PyTorch if installed, set to strict float32 on the GPU (TF32 off, like minidl's cuBLAS
+    products) with cuDNN free to pick its fastest algorithm for each shape."""
     try:
         import torch
-        return torch
     except ImportError:
         return None
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+    return torch
 
 
 def contenders(include_reference: bool = True) -> list[str]:
@@ -63,14 +68,24 @@ def contenders(include_reference: bool = True) -> list[str]:
 
 def machine() -> dict:
     info = {"python": sys.version.split()[0], "numpy": np.__version__, "platform": platform.platform(),
-            "cpu_count": os.cpu_count()}
+            "cpu_count": os.cpu_count(),
+            "threads_env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                           "NUMBA_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT",
+                                                           "OMP_WAIT_POLICY", "CUPY_TF32")}}
+    try:
+        from threadpoolctl import threadpool_info
+        info["blas_threads"] = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    except ImportError:
+        pass
     torch = torch_or_none()
     if torch is not None:
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
+        info["torch_cuda_math"] = "float32 (TF32 off), cudnn.benchmark on"
     try:
         import numba
         info["numba"] = numba.__version__
+        info["numba_threads"] = numba.get_num_threads()
     except ImportError:
         pass
     from minidl.backend import cuda_available

@@ -10,6 +10,8 @@ Writes conv_kernels.json and conv_kernels.png: milliseconds, GFLOP/s and ratios.
 """
 from __future__ import annotations
 
+import minidl  # noqa: F401  before NumPy, so its thread-pool settings take effect (minidl/__init__.py)
+
 import argparse
 import sys
 from pathlib import Path
@@ -19,7 +21,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import RESULTS, contenders, machine, print_table, time_call, torch_or_none, write_json  # noqa: E402
 
-import minidl  # noqa: E402
 from minidl import Tensor, kernels  # noqa: E402
 from minidl import functional as F  # noqa: E402
 
@@ -107,6 +108,7 @@ def main(argv=None):
     names = args.only or contenders()
     rng = np.random.default_rng(0)
     results = []
+    gemm = gemm_ceiling(args.repeat) if any(n in ("numpy", "numba") for n in names) else None
     for case_name, kind, x_shape, w_spec, padding in CASES:
         if args.quick:
             x_shape = (16,) + x_shape[1:]
@@ -138,13 +140,27 @@ def main(argv=None):
                      fmt(r["speedup_vs_numpy_forward_backward"], ".2f"), fmt(r["time_vs_torch_forward_backward"], ".2f")])
     print()
     print_table(rows)
+    if gemm:
+        print(f"\nNumPy's float32 GEMM on the ResNet layer's forward product, (64, 576) @ (576, 131072): "
+              f"{gemm:.1f} GFLOP/s (the ceiling for an im2col convolution here)")
     suffix = "_quick" if args.quick else ""
     tag = "_gpu" if any(n.startswith("cupy") for n in names) else ""
     path = write_json(args.out / f"conv_kernels{tag}{suffix}.json",
                       {"command": "python benchmarks/conv_kernels.py " + " ".join(argv or sys.argv[1:]),
-                       "machine": machine(), "kernels": kernels.status(), "results": results})
+                       "machine": machine(), "kernels": kernels.status(),
+                       "numpy_gemm_gflops": gemm, "results": results})
     print(f"\nwrote {path}")
     plot(results, args.out / f"conv_kernels{tag}{suffix}.png")
+
+
+def gemm_ceiling(repeat):
+    """GFLOP/s of the product at the heart of the ResNet layer's forward pass, measured alone."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((64, 576), dtype=np.float32)
+    b = rng.standard_normal((576, 128 * 32 * 32), dtype=np.float32)
+    out = np.empty((64, b.shape[1]), dtype=np.float32)
+    ms = time_call(lambda: np.matmul(a, b, out=out), "cpu", repeat)
+    return 2.0 * a.shape[0] * a.shape[1] * b.shape[1] / ms / 1e6
 
 
 def plot(results, path):

@@ -9,6 +9,8 @@ the ratio to PyTorch on the same device; writes train_step.json.
 """
 from __future__ import annotations
 
+import minidl  # noqa: F401  before NumPy, so its thread-pool settings take effect (minidl/__init__.py)
+
 import argparse
 import sys
 from pathlib import Path
@@ -18,7 +20,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import RESULTS, contenders, machine, print_table, time_call, torch_or_none, write_json  # noqa: E402
 
-import minidl  # noqa: E402
 from minidl import Tensor, kernels, nn, optim  # noqa: E402
 from minidl import functional as F  # noqa: E402
 
