@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import minidl  # noqa: E402
+import numba  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402  (installed with scikit-learn)
 
 SEED = 0
@@ -72,6 +73,9 @@ def start(name: str, doc: str | None = None, argv=None) -> Lesson:
     # machine, 2 threads were ~90x slower for a 20x256 @ 256x256 product), and it keeps the
     # floating-point sums, hence the printed numbers, the same on every machine.
     threadpool_limits(1)
+    # Numba's kernels likewise: on a shared machine a descheduled worker thread stalls every
+    # call (lesson 14 took 22 s with two threads, 3.7 s with one). Lesson 13 times both.
+    numba.set_num_threads(1)
     minidl.manual_seed(SEED)
     np.set_printoptions(precision=3, suppress=True, linewidth=110)
     banner = f"Lesson {name}" + ("  (--quick)" if args.quick else "")
@@ -92,3 +96,38 @@ def claim(condition, text: str) -> None:
         print(f"claim: {text} ... FAILED")
         raise AssertionError(f"lesson claim failed: {text}")
     print(f"claim: {text} ... OK")
+
+
+def claim_on(data: str, actual: str, condition, text: str) -> None:
+    """A claim measured on data set ``data``: checked when the lesson runs on it, only printed
+    when a fallback data set ``actual`` stands in (where the finding need not hold)."""
+    if actual == data:
+        claim(condition, text)
+    else:
+        print(f"({data} finding, not checked on {actual}: {'holds' if condition else 'does not hold'}) {text}")
+
+
+def transfer_target(lesson: Lesson, per_class_train: int, per_class_test: int):
+    """The target task of the transfer lessons (10-12): class-balanced Fashion-MNIST images,
+    made to look like the CIFAR-10 ResNet's input (28x28 gray zero-padded to 32x32, copied to
+    three channels, normalised with CIFAR-10's statistics: minidl.transfer.adapt_images).
+    Falls back to scikit-learn's 8x8 digits (resized to 32x32) when Fashion-MNIST is missing.
+
+    Returns (x_train, y_train, x_test, y_test, class names, data set name).
+    """
+    from minidl.data import DatasetNotFoundError, digits, fashion_mnist, subset
+    from minidl.transfer import adapt_images
+
+    try:
+        train, test, name, method = (fashion_mnist("train", download=False),
+                                     fashion_mnist("test", download=False), "Fashion-MNIST", "pad")
+    except DatasetNotFoundError as err:
+        print(f"NOTE: Fashion-MNIST is not on this machine, so this run uses scikit-learn's 8x8 "
+              f"digits, resized to 32x32.\n{err}")
+        train, test, name, method = digits("train"), digits("test"), "digits", "resize"
+        per_class_train, per_class_test = min(per_class_train, 100), min(per_class_test, 30)
+    train, test = subset(train, per_class_train, seed=0), subset(test, per_class_test, seed=1)
+    print(f"target: {name}, {len(train)} training and {len(test)} test images "
+          f"({per_class_train} and {per_class_test} per class), adapted by {method} to (3, 32, 32)")
+    return (adapt_images(train.images, method), train.labels, adapt_images(test.images, method),
+            test.labels, train.classes, name)
