@@ -1,0 +1,154 @@
+"""Transfer by fine-tuning: freeze, replace the head, unfreeze stage by stage, a 10x head rate,
+and the lectures' "which mode?" question measured on a small and a larger target set.
+
+Lectures 002-004: fine-tuning starts from the pretrained weights instead of random ones. Remove
+the source's output layer and put a freshly initialised one in its place; train it with the body
+frozen; then unfreeze the body (the last, most task-specific stages first) and train on with a
+small learning rate, the new head learning ~10x faster than the copied layers. Which mode to use
+depends on how much labelled target data there is and how similar it is to the source:
+
+                        little data                          a lot of data
+    similar data        linear classifier on the top          fine-tune several or all layers
+                        ("bottleneck") features
+    different data      classifier on features from           fine-tune all layers (pretrained
+                        earlier in the network                weights as the initialisation)
+
+Source: ResNet-20 with the published CIFAR-10 weights. Target: Fashion-MNIST, which is
+*different* data (lesson 10). The lesson shows each step of the mechanics, then trains four
+contenders on 10 images per class and on more, every network with the same number of steps:
+training from scratch, a classifier on layer2 features (lesson 10's best), the new head alone
+(frozen body: a classifier on the top features), and everything fine-tuned with a 10x head rate.
+benchmarks/transfer_modes.py runs the full study (up to 10,000 images, 3 seeds); its table is
+printed at the end when its results are present.
+
+Run:  python lessons/11_fine_tuning.py [--quick] [--out DIR]
+"""
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+from _common import REPO, claim, claim_on, section, start, transfer_target
+
+import minidl
+from minidl import optim
+from minidl.data import DataLoader, subset
+from minidl.data.dataset import Dataset
+from minidl.models.resnet_cifar import resnet_cifar
+from minidl.train import evaluate, fit
+from minidl.transfer import (LogisticRegression, extract_features, freeze, param_groups, replace_head,
+                             stage_names, trainable_summary, unfreeze)
+
+lesson = start("11_fine_tuning", __doc__)
+
+
+def trainable(model) -> int:
+    return sum(p.data.size for p in model.parameters() if p.requires_grad)
+
+
+section("1. A new head on a frozen body")
+model = resnet_cifar(20, pretrained=True)
+head = replace_head(model, num_classes=10)
+freeze(model, upto="layer3")
+print(trainable_summary(model, by="stage"))
+claim(trainable(model) == head.weight.data.size + head.bias.data.size == 64 * 10 + 10,
+      "only the new head, Linear(64, 10), can learn: 650 parameters of 269,722")
+
+section("2. Unfreezing stage by stage, the most task-specific first")
+stages = [s for s in stage_names(model) if s != "linear"]       # stem, layer1, layer2, layer3
+sizes = {s: sum(p.data.size for m in model.stage(s) for p in m.parameters()) for s in stages}
+before = trainable(model)
+for s in reversed(stages):
+    unfreeze(model, [s])
+    after = trainable(model)
+    print(f"unfreeze {s:6s}: +{after - before:7,d} trainable parameters -> {after:7,d}")
+    claim(after - before == sizes[s], f"unfreezing {s} makes exactly its {sizes[s]:,d} parameters trainable")
+    before = after
+
+section("3. Learning rates: the head 10x the base, earlier stages geometrically less")
+groups = param_groups(model, base_lr=0.01, head_lr_mult=10.0, decay=0.5)
+for g in groups:
+    print(f"  {g['name']:7s} lr {g['lr']:.5f}  ({sum(p.data.size for p in g['params']):7,d} parameters)")
+lr = {g["name"]: g["lr"] for g in groups}
+claim(lr["head"] == 10 * lr["layer3"] and lr["stem"] < lr["layer1"] < lr["layer2"] < lr["layer3"],
+      "the head learns at 10x the base rate; each stage below the top learns at half the one above")
+opt = optim.SGD(groups, lr=0.01, momentum=0.9)
+claim([g["lr"] for g in opt.param_groups] == [g["lr"] for g in groups],
+      "minidl.optim.SGD keeps one learning rate per parameter group")
+
+section("4. Which mode? Four contenders on a small and a larger target set")
+sizes_per_class = (10, lesson.pick(100, 30))
+x_pool, y_pool, x_test, y_test, classes, target = transfer_target(
+    lesson, per_class_train=sizes_per_class[1], per_class_test=lesson.pick(50, 20))
+steps, batch = lesson.pick(60, 8), 32       # the same training budget for every network run
+test_loader = DataLoader(x_test, y_test, batch_size=250)
+
+
+def pooled(layer):
+    """A frozen pretrained ResNet-20's `layer` output, averaged over positions (lesson 10)."""
+    net = resnet_cifar(20, pretrained=True)
+    f = extract_features(net, layer, np.concatenate([x_pool, x_test]), progress=False)
+    f = f.mean(axis=(2, 3)) if f.ndim == 4 else f.reshape(len(f), -1)
+    return f[:len(x_pool)], f[len(x_pool):]
+
+
+features = {"layer2": pooled("layer2"), "pool": pooled("pool")}
+
+
+def train_network(pretrained, x, y):
+    """Fine-tune everything (pretrained) or train from scratch for `steps` mini-batches of
+    `batch` images, SGD with momentum and a cosine schedule; returns the test accuracy."""
+    minidl.manual_seed(1)
+    net = resnet_cifar(20, pretrained=pretrained)
+    replace_head(net, num_classes=10)
+    groups = param_groups(net, base_lr=0.01) if pretrained else [{"params": list(net.parameters()), "lr": 0.05}]
+    opt = optim.SGD(groups, lr=groups[0]["lr"], momentum=0.9, weight_decay=5e-4)
+    loader = DataLoader(x, y, batch_size=batch, shuffle=True, seed=0)
+    epochs = -(-steps // len(loader))
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    fit(net, opt, loader, epochs=epochs, scheduler=sched, progress=False)
+    return evaluate(net, test_loader)["accuracy"]
+
+
+results = {}
+for per_class in sizes_per_class:
+    keep = subset(Dataset(np.arange(len(y_pool)), y_pool, classes), per_class, seed=0).images
+    x, y = x_pool[keep], y_pool[keep]
+    r = results[per_class] = {}
+    r["scratch"] = train_network(False, x, y)
+    r["features (layer2)"] = LogisticRegression().fit(features["layer2"][0][keep], y).score(features["layer2"][1], y_test)
+    r["head only"] = LogisticRegression().fit(features["pool"][0][keep], y).score(features["pool"][1], y_test)
+    r["fine-tune all"] = train_network(True, x, y)
+    print(f"{len(x):5d} images: " + ", ".join(f"{m} {a:.3f}" for m, a in r.items()))
+
+small, large = sizes_per_class
+claim(max(results[small], key=results[small].get) != "scratch",
+      f"with {10 * small} images, reusing the pretrained network beats training from scratch")
+claim(all(results[n]["fine-tune all"] > results[n]["scratch"] + 0.05 for n in sizes_per_class),
+      f"with the same {steps} steps, starting from the pretrained weights beats starting from random "
+      "ones at both sizes: the copied layers are a head start")
+claim_on("Fashion-MNIST", target, results[small]["features (layer2)"] > results[small]["head only"],
+         "with little data from a different domain, features from inside the network beat the top "
+         f"ones ({results[small]['features (layer2)']:.3f} vs {results[small]['head only']:.3f})")
+print("More steps and more data move the picture towards the table's right column: in the full study "
+      "below, fine-tuning everything wins once there are thousands of labelled images.")
+
+study = REPO / "benchmarks" / "results" / "transfer_modes.json"
+if study.exists():
+    section("The full study (benchmarks/transfer_modes.py)")
+    data = json.loads(study.read_text())
+    for mode, row in data["table"].items():
+        print(f"  {mode:9s} " + "  ".join(f"n={n}: {cell['mean']:.3f} ± {cell['std']:.3f}" for n, cell in row.items()))
+
+section("Figure")
+fig, ax = plt.subplots(figsize=(7.5, 4.5))
+modes = list(results[small])
+pos = np.arange(len(modes))
+for k, per_class in enumerate(sizes_per_class):
+    ax.bar(pos + (k - 0.5) * 0.38, [results[per_class][m] for m in modes], 0.38,
+           label=f"{10 * per_class} training images")
+ax.axhline(0.1, color="gray", ls=":", label="chance")
+ax.set(xticks=pos, xticklabels=modes, ylabel="test accuracy", ylim=(0, 1),
+       title=f"CIFAR-10 ResNet-20 -> {target}: which mode? ({steps} steps of {batch} for the networks)")
+ax.legend(fontsize=8)
+lesson.save(fig, "which_mode.png")
+lesson.done()
