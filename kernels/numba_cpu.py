@@ -119,28 +119,29 @@ _u = np.uint64
 
 @njit(**_JIT)
 def _im2col(x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    for p in prange(n * c):                     # the plane of image b, channel ch
-        b, ch = p // c, p % c
-        for i in range(kh):
-            y0 = i * dh - ph
-            oy_lo, oy_hi = _valid_range(y0, sh, oh, h)
-            for j in range(kw):
-                x0 = j * dw - pw
-                ox_lo, ox_hi = _valid_range(x0, sw, ow, w)
-                out = ((ch * kh + i) * kw + j) * n * oh * ow + b * oh * ow   # row, then image b's part
-                for oy in range(oh):
-                    row = out + oy * ow
-                    if oy < oy_lo or oy >= oy_hi:
-                        for ox in range(ow):
-                            cols[_u(row + ox)] = 0
-                        continue
-                    base = (p * h + oy * sh + y0) * w + x0
-                    for ox in range(ox_lo):
+    # One row r = (channel ch, offset i, j) per task: each thread writes whole rows, front to
+    # back, reading one shifted input plane per image.
+    for r in prange(c * kh * kw):
+        ch, i, j = r // (kh * kw), (r // kw) % kh, r % kw
+        y0, x0 = i * dh - ph, j * dw - pw
+        oy_lo, oy_hi = _valid_range(y0, sh, oh, h)
+        ox_lo, ox_hi = _valid_range(x0, sw, ow, w)
+        for b in range(n):
+            out = (r * n + b) * oh * ow                  # image b's part of row r
+            plane = (b * c + ch) * h * w
+            for oy in range(oh):
+                row = out + oy * ow
+                if oy < oy_lo or oy >= oy_hi:
+                    for ox in range(ow):
                         cols[_u(row + ox)] = 0
-                    for ox in range(ox_lo, ox_hi):
-                        cols[_u(row + ox)] = x[_u(base + ox * sw)]
-                    for ox in range(ox_hi, ow):
-                        cols[_u(row + ox)] = 0
+                    continue
+                base = plane + (oy * sh + y0) * w + x0
+                for ox in range(ox_lo):
+                    cols[_u(row + ox)] = 0
+                for ox in range(ox_lo, ox_hi):
+                    cols[_u(row + ox)] = x[_u(base + ox * sw)]
+                for ox in range(ox_hi, ow):
+                    cols[_u(row + ox)] = 0
 
 
 @njit(**_JIT)

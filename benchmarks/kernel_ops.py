@@ -1,0 +1,89 @@
+"""Every Numba CPU kernel against its NumPy reference, on the shapes of a real training step.
+
+    python benchmarks/kernel_ops.py [--repeat 7] [--out benchmarks/results]
+
+One row per (kernel, shape): the reference's and the kernel's milliseconds (median of the
+repeats, same arguments, same run) and the speed-up. Shapes: the lab CNN's layers at batch 128
+(lecture 003) and a ResNet-20 3x3 layer, 64 -> 64 channels on 32x32 maps. Writes
+kernel_ops.json. The kernels are checked equal to the references in tests/kernels.
+"""
+from __future__ import annotations
+
+import minidl  # noqa: F401  before NumPy, so its thread-pool settings take effect (minidl/__init__.py)
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import RESULTS, machine, print_table, time_call, write_json  # noqa: E402
+
+from minidl import kernels  # noqa: E402
+from minidl.functional.activation import relu_backward, relu_forward  # noqa: E402
+from minidl.functional.norm import batch_norm_backward, batch_norm_forward_train  # noqa: E402
+from minidl.functional.windows import col2im, im2col, max_pool2d_backward, max_pool2d_forward  # noqa: E402
+
+CONVS = [  # name, input shape, kernel, padding
+    ("lab conv1 5x5 @28", (128, 1, 28, 28), 5, 2),
+    ("lab conv2 5x5 @14", (128, 16, 14, 14), 5, 2),
+    ("resnet 3x3 @32", (128, 64, 32, 32), 3, 1),
+]
+MAPS = [("lab layer 1 (128, 16, 28, 28)", (128, 16, 28, 28)), ("lab layer 2 (128, 32, 14, 14)", (128, 32, 14, 14))]
+
+
+def cases(rng):
+    """(kernel, shape name, the arguments) for every measured call."""
+    for name, shape, k, p in CONVS:
+        x = rng.standard_normal(shape, dtype=np.float32)
+        geometry = (k, k, (1, 1), (p, p), (1, 1))
+        cols = im2col(x, *geometry)
+        yield "im2col", name, (x, *geometry)
+        yield "col2im", name, (cols, shape, *geometry)
+    for name, shape in MAPS:
+        x = rng.standard_normal(shape, dtype=np.float32)
+        out, argmax = max_pool2d_forward(x, 2, 2, (2, 2), (0, 0))
+        yield "max_pool2d_forward", name, (x, 2, 2, (2, 2), (0, 0))
+        yield "max_pool2d_backward", name, (out, argmax, shape)
+        yield "relu_forward", name, (x,)
+        yield "relu_backward", name, (x, relu_forward(x))
+        c = shape[1]
+        gamma, beta = np.ones(c, np.float32), np.zeros(c, np.float32)
+        _, _, _, xhat, inv_std = batch_norm_forward_train(x, gamma, beta, 1e-5)
+        yield "batch_norm_forward_train", name, (x, gamma, beta, 1e-5)
+        yield "batch_norm_backward", name, (x, xhat, gamma, inv_std)
+
+
+REFERENCES = {f.__name__: f for f in (im2col, col2im, max_pool2d_forward, max_pool2d_backward, relu_forward,
+                                      relu_backward, batch_norm_forward_train, batch_norm_backward)}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    results = []
+    for op, name, call_args in cases(np.random.default_rng(0)):
+        fast = kernels.get(op, "cpu")
+        if fast is None:
+            raise SystemExit(f"no Numba kernel for {op}: {kernels.status()['cpu']}")
+        print(f"[{op} {name}] ...", flush=True)
+        ref_ms = time_call(lambda: REFERENCES[op](*call_args), "cpu", args.repeat)
+        fast_ms = time_call(lambda: fast(*call_args), "cpu", args.repeat)
+        results.append({"kernel": op, "shape": name, "reference_ms": ref_ms, "numba_ms": fast_ms,
+                        "speedup": ref_ms / fast_ms})
+    rows = [["kernel", "shape", "reference ms", "numba ms", "speed-up"]]
+    rows += [[r["kernel"], r["shape"], f"{r['reference_ms']:.2f}", f"{r['numba_ms']:.2f}", f"{r['speedup']:.1f}x"]
+             for r in results]
+    print()
+    print_table(rows)
+    path = write_json(args.out / "kernel_ops.json",
+                      {"command": "python benchmarks/kernel_ops.py " + " ".join(argv or sys.argv[1:]),
+                       "machine": machine(), "results": results})
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
