@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import backend
+from .download import _default_file_mode
 
 
 def save(state_dict, path) -> Path:
@@ -26,6 +27,7 @@ def save(state_dict, path) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+        os.chmod(tmp, _default_file_mode())    # mkstemp's file is private (0600); give it open()'s mode
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

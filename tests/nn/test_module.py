@@ -1,4 +1,6 @@
 """Module bookkeeping: registration, modes, state_dict strictness, errors that name the layer."""
+import os
+
 import numpy as np
 import pytest
 
@@ -115,6 +117,11 @@ def test_save_and_load_npz(tmp_path):
     for k, v in net.state_dict().items():
         np.testing.assert_array_equal(loaded[k], v)
     assert not list(tmp_path.glob("*.part"))
+    umask = os.umask(0o022)
+    try:                             # the file gets the mode open() would give it, not 0600
+        assert minidl.save(net.state_dict(), tmp_path / "w2.npz").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)
 
 
 def test_load_refuses_pickled_objects_and_garbage(tmp_path):
