@@ -13,7 +13,7 @@ import os as _os
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import backend, functional  # noqa: E402
+from . import backend, cuda, functional  # noqa: E402
 from .gradcheck import GradcheckError, gradcheck  # noqa: E402
 from .random import manual_seed  # noqa: E402
 from .serialization import load, save  # noqa: E402
@@ -21,5 +21,5 @@ from .tensor import Function, ShapeError, Tensor, enable_grad, is_grad_enabled, 
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "GradcheckError", "ShapeError", "Tensor", "backend", "enable_grad",
+__all__ = ["Function", "GradcheckError", "ShapeError", "Tensor", "backend", "cuda", "enable_grad",
            "functional", "gradcheck", "is_grad_enabled", "load", "manual_seed", "no_grad", "save", "tensor"]
