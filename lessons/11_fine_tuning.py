@@ -78,8 +78,8 @@ claim([g["lr"] for g in opt.param_groups] == [g["lr"] for g in groups],
 section("4. Which mode? Four contenders on a small and a larger target set")
 sizes_per_class = (10, lesson.pick(100, 30))
 x_pool, y_pool, x_test, y_test, classes, target = transfer_target(
-    lesson, per_class_train=sizes_per_class[1], per_class_test=lesson.pick(50, 20))
-steps, batch = lesson.pick(60, 8), 32       # the same training budget for every network run
+    lesson, per_class_train=sizes_per_class[1], per_class_test=lesson.pick(50, 15))
+steps, batch = lesson.pick(60, 8), lesson.pick(32, 16)   # the same training budget for every network run
 test_loader = DataLoader(x_test, y_test, batch_size=250)
 
 

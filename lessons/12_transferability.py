@@ -38,7 +38,7 @@ section("The target task and the source network")
 x_train, y_train, x_test, y_test, classes, target = transfer_target(
     lesson, per_class_train=lesson.pick(50, 20), per_class_test=lesson.pick(50, 15))
 source = resnet_cifar(20, pretrained=True)
-steps, batch = lesson.pick(40, 10), 32
+steps, batch = lesson.pick(40, 10), lesson.pick(32, 16)
 KS = lesson.pick(range(5), (0, 2, 4))          # --quick: three points of the curve
 train_loader = DataLoader(x_train, y_train, batch_size=batch, shuffle=True, seed=0)
 epochs = -(-steps // len(train_loader))
@@ -96,9 +96,10 @@ claim(all(unchanged[k, "fine-tuned"] == [] for k in KS),
 claim(all(trainable[a, "frozen"] > trainable[b, "frozen"] for a, b in zip(KS, KS[1:])),
       "each frozen stage takes its parameters out of training: 269,722 trainable at k=0, 650 at k=4")
 best_k = max(copies, key=lambda k: max(acc["frozen"][k], acc["fine-tuned"][k]))
-claim(max(acc["frozen"][best_k], acc["fine-tuned"][best_k]) >= acc["frozen"][0] + 0.05,
-      f"copying pretrained stages beats training from scratch in the same number of steps "
-      f"(best: k={best_k}, {max(acc['frozen'][best_k], acc['fine-tuned'][best_k]):.3f} vs {acc['frozen'][0]:.3f})")
+best = max(acc["frozen"][best_k], acc["fine-tuned"][best_k])
+claim_on("Fashion-MNIST", target, best >= acc["frozen"][0] + 0.05,
+         f"copying pretrained stages beats training from scratch in the same number of steps "
+         f"(best: k={best_k}, {best:.3f} vs {acc['frozen'][0]:.3f})")
 claim_on("Fashion-MNIST", target, acc["frozen"][4] + 0.05 < acc["fine-tuned"][4],
          f"with every stage copied, freezing them ({acc['frozen'][4]:.3f}) loses to fine-tuning them "
          f"({acc['fine-tuned'][4]:.3f}): the top stage is specific to CIFAR-10 and has to adapt")
