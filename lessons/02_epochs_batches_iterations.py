@@ -35,8 +35,8 @@ N = 2000
 x = rng.uniform(-3, 3, (N, 1)).astype(np.float32)
 y = (np.sin(x) + 0.1 * rng.standard_normal((N, 1))).astype(np.float32)
 print(f"x: {x.shape}, y = sin(x) + noise: {y.shape}. The noise (std 0.1) alone costs MSE 0.01.")
-print("DataLoader hands out (inputs, integer labels). For regression we pass the example's INDEX")
-print("as its label and look the float target up: y[idx]. Each epoch reshuffles the order.")
+print("DataLoader hands out (inputs, targets) in batches; here the targets are the float y. Each epoch")
+print("reshuffles the order.")
 
 section("Iterations per epoch = number of batches")
 runs = {  # name -> batch size
@@ -46,13 +46,13 @@ runs = {  # name -> batch size
     "stochastic (batch 1)": 1,
 }
 for name, b in runs.items():
-    loader = DataLoader(x, np.arange(N), batch_size=b)
+    loader = DataLoader(x, y, batch_size=b)
     print(f"  {name:32s} {N} / {b:4d} -> {len(loader):4d} iterations per epoch")
-claim(len(DataLoader(x, np.arange(N), batch_size=500)) == 4,
+claim(len(DataLoader(x, y, batch_size=500)) == 4,
       "2000 examples in batches of 500 take 4 iterations per epoch (the lecture's example)")
-claim(len(DataLoader(x, np.arange(N), batch_size=1)) == N,
+claim(len(DataLoader(x, y, batch_size=1)) == N,
       "stochastic gradient descent takes N = 2000 iterations per epoch")
-claim(len(DataLoader(x, np.arange(N), batch_size=32)) == math.ceil(N / 32) == 63,
+claim(len(DataLoader(x, y, batch_size=32)) == math.ceil(N / 32) == 63,
       "2000 / 32 is not whole: 62 full batches and one of 16 make 63 iterations "
       "(drop_last=True would skip the short one)")
 
@@ -74,14 +74,14 @@ for name, batch_size in runs.items():
     minidl.manual_seed(0)                 # the same starting weights for every run
     model = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1))
     opt = optim.SGD(model.parameters(), lr=lr)
-    loader = DataLoader(x, np.arange(N), batch_size=batch_size, shuffle=True, seed=0)
+    loader = DataLoader(x, y, batch_size=batch_size, shuffle=True, seed=0)
     every = max(1, len(loader) // 20)     # about 20 measurements per epoch
     iters, curve, per_epoch, batch_losses, counted = [0], [full_loss(model)], [full_loss(model)], [], []
     iteration = 0
     for epoch in range(epochs):
         in_this_epoch = 0
-        for xb, idx in loader:
-            loss = F.mse_loss(model(Tensor(xb)), Tensor(y[idx]))
+        for xb, yb in loader:
+            loss = F.mse_loss(model(Tensor(xb)), Tensor(yb))
             opt.zero_grad()
             loss.backward()
             opt.step()                    # one iteration = one update

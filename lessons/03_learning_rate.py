@@ -51,13 +51,13 @@ for name, lr in rates.items():
     minidl.manual_seed(0)                       # identical starting weights for every rate
     model = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1))
     opt = optim.SGD(model.parameters(), lr=lr)
-    loader = DataLoader(x, np.arange(N), batch_size=32, shuffle=True, seed=0)
+    loader = DataLoader(x, y, batch_size=32, shuffle=True, seed=0)
     every = len(loader) // checks_per_epoch
     t, losses = [0.0], [whole_data_mse(model)]
     stopped = False
     for epoch in range(epochs):
-        for i, (xb, idx) in enumerate(loader):
-            loss = F.mse_loss(model(Tensor(xb)), Tensor(y[idx]))
+        for i, (xb, yb) in enumerate(loader):
+            loss = F.mse_loss(model(Tensor(xb)), Tensor(yb))
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -115,7 +115,7 @@ claim(tuple(out.shape) == (2, len(PIXEL_CLASSES), SIZE, SIZE),
 
 epochs = lesson.pick(3, 1)
 batch_size = lesson.pick(16, 8)
-loader = DataLoader(x_train, np.arange(n_train), batch_size=batch_size, shuffle=True, seed=0)
+loader = DataLoader(x_train, m_train, batch_size=batch_size, shuffle=True, seed=0)   # label maps
 opt = optim.Adam(segmenter.parameters(), lr=3e-3)
 # the learning rate follows half a cosine down to 0 over the whole run, stepped every iteration
 schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(loader))
@@ -125,8 +125,8 @@ seg_losses = []
 t0 = time.perf_counter()
 for epoch in range(1, epochs + 1):
     bar = ProgressBar(len(loader), f"epoch {epoch}/{epochs}")
-    for xb, idx in loader:          # the loader's "labels" are indices into our label maps
-        loss = F.cross_entropy(segmenter(Tensor(xb)), Tensor(m_train[idx]))
+    for xb, mb in loader:
+        loss = F.cross_entropy(segmenter(Tensor(xb)), Tensor(mb))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -190,13 +190,13 @@ box_mean, box_std = b_train.mean(axis=0), b_train.std(axis=0)
 head_epochs = lesson.pick(60, 30)
 head_losses = {"label": [], "numbers": []}
 for name, head, inputs, loss_fn, target in (
-        ("label", classify, g_train, F.cross_entropy, lambda i: Tensor(k_train[i])),
-        ("numbers", regress, c_train, F.mse_loss, lambda i: Tensor((b_train[i] - box_mean) / box_std))):
+        ("label", classify, g_train, F.cross_entropy, k_train),
+        ("numbers", regress, c_train, F.mse_loss, ((b_train - box_mean) / box_std).astype(np.float32))):
     opt = optim.Adam(head.parameters(), lr=3e-3)
-    head_loader = DataLoader(inputs, np.arange(n_train), batch_size=64, shuffle=True, seed=1)
+    head_loader = DataLoader(inputs, target, batch_size=64, shuffle=True, seed=1)
     for _ in range(head_epochs):
-        for fb, idx in head_loader:
-            loss = loss_fn(head(Tensor(fb)), target(idx))
+        for fb, tb in head_loader:
+            loss = loss_fn(head(Tensor(fb)), Tensor(tb))
             opt.zero_grad()
             loss.backward()
             opt.step()

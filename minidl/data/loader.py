@@ -7,7 +7,10 @@ import numpy as np
 
 
 class DataLoader:
-    """Iterate (x, y) batches: x = images[idx] (B, ...) of images' dtype, y int64 (B,).
+    """Iterate (x, y) batches: x = images[idx] (B, ...) of images' dtype, y = labels[idx].
+
+    labels are integer class labels, (N,) for classification or (N, H, W) for a class per pixel,
+    handed out as int64; or float targets of any shape (N, ...) for regression, kept as they are.
 
     With shuffle, each pass (epoch) takes a fresh permutation from a Generator seeded once
     with seed, so two loaders with the same seed give the same batches epoch after epoch.
@@ -19,16 +22,16 @@ class DataLoader:
                  shuffle: bool = False, seed: int | None = None, drop_last: bool = False,
                  transform: Callable | None = None):
         images, labels = np.asarray(images), np.asarray(labels)
-        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"DataLoader: labels must be a 1-D integer array, got shape "
-                             f"{labels.shape} dtype {labels.dtype}")
+        if labels.ndim < 1 or labels.dtype.kind not in "iuf":
+            raise ValueError(f"DataLoader: labels must be integer class labels or float targets, "
+                             f"(N, ...), got shape {labels.shape} dtype {labels.dtype}")
         if images.ndim < 1 or len(images) != len(labels):
             raise ValueError(f"DataLoader: images (shape {images.shape}) and labels (shape "
                              f"{labels.shape}) must have the same length N")
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         self.images = images
-        self.labels = labels.astype(np.int64, copy=False)
+        self.labels = labels.astype(np.int64, copy=False) if labels.dtype.kind in "iu" else labels
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last

@@ -90,8 +90,22 @@ def test_loader_errors_name_the_problem():
         DataLoader(images, labels[:5], 2)
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
         DataLoader(images, labels, 0)
-    with pytest.raises(ValueError, match="labels must be a 1-D integer array"):
-        DataLoader(images, labels.astype(float), 2)
+    with pytest.raises(ValueError, match=r"labels must be integer class labels or float targets, \(N, \.\.\.\), "
+                                         r"got shape \(6,\) dtype bool"):
+        DataLoader(images, labels > 0, 2)
+    with pytest.raises(ValueError, match="got shape \\(\\) dtype int64"):
+        DataLoader(images, np.int64(3), 2)
+
+
+def test_float_targets_and_label_maps_travel_with_their_images():
+    images, _ = arrays(10)
+    targets = np.arange(10, dtype=np.float32)[:, None] / 4          # regression: (N, 1) floats
+    maps = np.arange(10)[:, None, None] * np.ones((1, 2, 2), int)   # a class per pixel: (N, 2, 2)
+    for y_all, dtype in ((targets, np.float32), (maps, np.int64)):
+        for xb, yb in DataLoader(images, y_all, 4, shuffle=True, seed=3):
+            assert yb.dtype == dtype and yb.shape[1:] == y_all.shape[1:]
+            rows = xb.reshape(len(xb), -1)[:, 0].astype(int)       # image i holds the value i
+            np.testing.assert_array_equal(yb, y_all[rows].astype(dtype))
 
 
 def labelled(counts, seed=0):
