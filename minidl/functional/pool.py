@@ -74,17 +74,41 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding)
 
 
-def adaptive_avg_pool2d(x, output_size=1):
-    """Average to a fixed output size. (N, C, H, W) -> (N, C, oh, ow).
+def _averaging_matrix(xp, size, out, dtype):
+    """(out, size): row i averages inputs floor(i size / out) .. ceil((i + 1) size / out) - 1,
+    PyTorch's adaptive windows (they overlap when out does not divide size)."""
+    a = xp.zeros((out, size), dtype=dtype)
+    for i in range(out):
+        start, stop = (i * size) // out, -(-((i + 1) * size) // out)
+        a[i, start:stop] = 1.0 / (stop - start)
+    return a
 
-    output_size 1 is global average pooling (ResNet's head); other sizes must divide H and W.
+
+class AdaptiveAvgPool2d(Function):
+    """x (N, C, H, W) -> (N, C, oh, ow). A window's mean is its rows' mean of its columns' mean,
+    so y = A_h x A_w^T with averaging matrices A_h (oh, H), A_w (ow, W), cached for backward."""
+
+    def forward(self, x, output_size):
+        xp = get_array_module(x)
+        self.a_h = _averaging_matrix(xp, x.shape[2], output_size[0], x.dtype)
+        self.a_w = _averaging_matrix(xp, x.shape[3], output_size[1], x.dtype)
+        return self.a_h @ x @ self.a_w.T
+
+    def backward(self, g):          # dL/dx = A_h^T G A_w: each window spreads its gradient evenly
+        return (self.a_h.T @ g @ self.a_w,)
+
+
+def adaptive_avg_pool2d(x, output_size=1):
+    """Average to a fixed output size, whatever the input size. (N, C, H, W) -> (N, C, oh, ow).
+
+    output_size 1 is global average pooling (ResNet's head). Output cell i averages input rows
+    floor(i H / oh) to ceil((i + 1) H / oh) - 1, and likewise for columns, as in PyTorch.
     """
     if x.ndim != 4:
         raise ShapeError("adaptive_avg_pool2d", "input (N, C, H, W)", tuple(x.shape))
     oh, ow = _pair(output_size, "output_size")
-    h, w = x.shape[2:]
+    if oh < 1 or ow < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be >= 1, got {output_size!r}")
     if (oh, ow) == (1, 1):
         return mean(x, axis=(2, 3), keepdims=True)
-    if h % oh or w % ow:
-        raise ShapeError("adaptive_avg_pool2d", f"a map whose sides divide by {(oh, ow)}", tuple(x.shape))
-    return avg_pool2d(x, (h // oh, w // ow))
+    return AdaptiveAvgPool2d.apply(x, output_size=(oh, ow))

@@ -9,8 +9,8 @@ Krizhevsky's 2014 "one weird trick" paper (64-192-384-256-256 filters, not the t
     classifier: Dropout, Linear 9216->4096, ReLU, Dropout, Linear 4096->4096, ReLU,
                 Linear 4096->num_classes                                   -> (N, num_classes)
 
-The core's adaptive pooling needs output sides that divide the input's; at 224x224 the map is
-already 6x6 and avgpool is the identity (other input sizes would need a 6x6 multiple there).
+At 224x224 the map is already 6x6 and avgpool is the identity; other input sizes are averaged
+to 6x6 with torchvision's (possibly overlapping) adaptive windows.
 """
 from __future__ import annotations
 

@@ -8,10 +8,9 @@
 
 Layers are numbered inside ``features`` and ``classifier`` exactly as in torchvision, so the
 published ImageNet checkpoints convert (``features.0.weight``, ``classifier.6.bias``, ...).
-The core's adaptive pooling needs output sides that divide the input's: at the 224x224 input
-the weights were trained on the feature map is already 7x7 and avgpool is the identity;
-inputs of 448x448, 672x672... also work, others do not (``features`` alone takes any input of
-at least 32x32).
+At the 224x224 input the weights were trained on, the feature map is already 7x7 and avgpool is
+the identity; other inputs of at least 32x32 are averaged to 7x7 with torchvision's adaptive
+windows.
 """
 from __future__ import annotations
 

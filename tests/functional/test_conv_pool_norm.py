@@ -167,8 +167,23 @@ def test_avg_and_adaptive_pool_values():
     np.testing.assert_allclose(F.adaptive_avg_pool2d(x, 1).data.ravel(), [7.5])
     np.testing.assert_allclose(F.adaptive_avg_pool2d(x, 2).data, F.avg_pool2d(x, 2).data)
     gradcheck(lambda x: F.adaptive_avg_pool2d(x, 1), [x], **TOL)
-    with pytest.raises(ValueError, match="divide"):
-        F.adaptive_avg_pool2d(x, 3)
+
+
+@settings(max_examples=30)
+@given(h=st.integers(1, 9), w=st.integers(1, 9), oh=st.integers(1, 9), ow=st.integers(1, 9),
+       seed=st.integers(0, 2**16))
+def test_adaptive_avg_pool_any_sizes(h, w, oh, ow, seed):
+    """PyTorch's windows: output (i, j) averages rows floor(i H/oh)..ceil((i+1) H/oh)-1 and the
+    same for columns (overlapping when the sizes do not divide). Values 1e-12, gradcheck TOL."""
+    x = Tensor(np.random.default_rng(seed).normal(size=(2, 2, h, w)), requires_grad=True)
+    expected = np.empty((2, 2, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            rows = slice(i * h // oh, -(-(i + 1) * h // oh))
+            cols = slice(j * w // ow, -(-(j + 1) * w // ow))
+            expected[:, :, i, j] = x.data[:, :, rows, cols].mean(axis=(2, 3))
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(x, (oh, ow)).data, expected, atol=1e-12)
+    gradcheck(lambda x: F.adaptive_avg_pool2d(x, (oh, ow)), [x], **TOL)
 
 
 def test_pool_and_conv_argument_errors():
