@@ -135,3 +135,47 @@ def test_load_refuses_pickled_objects_and_garbage(tmp_path):
         minidl.load(junk)
     with pytest.raises(FileNotFoundError):
         minidl.load(tmp_path / "missing.npz")
+
+
+def test_a_nested_checkpoint_round_trips_and_resumes_training_exactly(tmp_path):
+    """model + Adam state + numbers through minidl.save/load: a resumed run takes the very same
+    next step as the uninterrupted one (bit for bit)."""
+    from minidl import optim
+    from minidl import functional as F
+
+    def step(net, opt, k):
+        x = Tensor(np.random.default_rng(k).normal(size=(4, 3)).astype(np.float32))
+        opt.zero_grad()
+        F.mse_loss(net(x), Tensor(np.zeros((4, 2), np.float32))).backward()
+        opt.step()
+
+    minidl.manual_seed(0)
+    net = nn.Linear(3, 2)
+    opt = optim.Adam([{"params": [net.weight], "lr": 1e-2}, {"params": [net.bias], "lr": 1e-3}],
+                     betas=(0.8, 0.9))
+    for k in range(3):
+        step(net, opt, k)
+    path = minidl.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "epoch": 3,
+                        "note": "after 3 steps", "best": None}, tmp_path / "ckpt.npz")
+    ckpt = minidl.load(path)
+    assert ckpt["epoch"] == 3 and ckpt["note"] == "after 3 steps" and ckpt["best"] is None
+    assert ckpt["optimizer"]["param_groups"][0]["betas"] == (0.8, 0.9)
+    assert list(ckpt["optimizer"]["state"]) == [0, 1]                  # int keys stay ints
+    resumed = nn.Linear(3, 2)
+    resumed.load_state_dict(ckpt["model"])
+    opt2 = optim.Adam([{"params": [resumed.weight], "lr": 0.5}, {"params": [resumed.bias], "lr": 0.5}])
+    opt2.load_state_dict(ckpt["optimizer"])
+    step(net, opt, 3)
+    step(resumed, opt2, 3)
+    np.testing.assert_array_equal(resumed.weight.data, net.weight.data)
+    np.testing.assert_array_equal(resumed.bias.data, net.bias.data)
+    with np.load(path, allow_pickle=False) as archive:    # plain arrays and one JSON string
+        assert all(archive[name].dtype != object for name in archive.files)
+
+
+def test_save_refuses_what_it_cannot_store_and_load_a_damaged_outline(tmp_path):
+    with pytest.raises(TypeError, match=r"cannot store set at the top level\['a'\]"):
+        minidl.save({"a": {1, 2}}, tmp_path / "x.npz")
+    np.savez(tmp_path / "bad.npz", __minidl_structure__=np.array('{"array": "missing"}'))
+    with pytest.raises(ValueError, match="damaged structure entry"):
+        minidl.load(tmp_path / "bad.npz")
