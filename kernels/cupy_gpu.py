@@ -18,7 +18,7 @@ try:
 except Exception as exc:  # ImportError, or a CUDA library that fails to load
     raise ImportError(f"the CUDA kernels need CuPy: {type(exc).__name__}: {exc}") from exc
 
-from . import register
+from . import out_array, register
 
 _SOURCE = (Path(__file__).parent / "cuda" / "windows.cu").read_text(encoding="utf-8")
 _KERNELS = ("im2col", "col2im", "max_pool2d_forward", "max_pool2d_backward")
@@ -105,13 +105,13 @@ def _ints(*values) -> tuple:
 
 
 @register("im2col", "cuda")
-def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
     """(N, C, H, W) -> columns (C*kh*kw, N*OH*OW); the layout of windows.im2col."""
     x = _float_array(x, "x", "im2col", 4)
     n, c, h, w = x.shape
     kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
         "im2col", (h, w), kh, kw, stride, padding, dilation)
-    cols = cupy.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+    cols = out_array(out, (c * kh * kw, n * oh * ow), x.dtype, "im2col", cupy)
     _launch("im2col", x.dtype, cols.size, max(cols.size, x.size),
             (x, cols, cols.size, *_ints(n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)))
     return cols

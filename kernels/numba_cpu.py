@@ -17,7 +17,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import register
+from . import out_array, register
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _JIT = dict(cache=True, parallel=True, fastmath=False)
@@ -267,13 +267,13 @@ def _max_pool2d_backward(dout, argmax, dx, planes, hw, ohw, chunk):
 
 
 @register("im2col", "cpu")
-def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
     """(N, C, H, W) -> columns (C*kh*kw, N*OH*OW); the layout of windows.im2col."""
     x = _float_array(x, "x", "im2col", (4,))
     n, c, h, w = x.shape
     kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
         "im2col", (h, w), kh, kw, stride, padding, dilation)
-    cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+    cols = out_array(out, (c * kh * kw, n * oh * ow), x.dtype, "im2col", np)
     _run(_im2col, cols.size, x.reshape(-1), cols.reshape(-1),
          n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     return cols

@@ -55,13 +55,21 @@ class Conv2d(Function):
                              f"{h}x{wd} with padding {padding}")
         unfold = kernels.lookup("im2col", im2col, like=x)
         self.w = w.reshape(groups, f // groups, cg * kh * kw)     # one (F/g, C/g*kh*kw) matrix a group
-        y = xp.empty((n, f, oh * ow), dtype=x.dtype)
+        rows, positions = c * kh * kw, oh * ow
+        y = xp.empty((n, groups, f // groups, positions), dtype=x.dtype)
         keep = self.needs_input_grad[1]
-        step = n if keep else max(1, _BLOCK_BYTES[device_of(x)] // (c * kh * kw * oh * ow * x.itemsize))
+        step = n if keep else max(1, _BLOCK_BYTES[device_of(x)] // (rows * positions * x.itemsize))
+        block = None if keep else xp.empty(rows * min(step, n) * positions, dtype=x.dtype)  # reused
         for i in range(0, n, step):
-            cols = unfold(x[i:i + step], kh, kw, stride, padding, dilation).reshape(groups, cg * kh * kw, -1)
-            out = _per_group(self.w, cols)                        # (g, F/g, block*OH*OW)
-            y[i:i + step] = out.reshape(f, -1, oh * ow).swapaxes(0, 1)
+            m = min(step, n - i)
+            out = None if keep else block[:rows * m * positions].reshape(rows, m * positions)
+            cols = unfold(x[i:i + m], kh, kw, stride, padding, dilation, out=out)
+            cols = cols.reshape(groups, cg * kh * kw, m * positions)
+            if m == 1:                          # one image: its products land in y[i] directly
+                for k in range(groups):             # 2-D products: BLAS writes into out in place
+                    xp.matmul(self.w[k], cols[k], out=y[i, k])
+            else:                               # (g, F/g, m*OH*OW) -> (m, g, F/g, OH*OW)
+                y[i:i + m] = _per_group(self.w, cols).reshape(groups, f // groups, m, positions).transpose(2, 0, 1, 3)
         if keep:
             self.cols = cols
         y = y.reshape(n, f, oh, ow)

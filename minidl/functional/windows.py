@@ -13,6 +13,7 @@ return exactly what these return.
 from __future__ import annotations
 
 from ..backend import get_array_module
+from ..kernels import out_array
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
@@ -25,13 +26,14 @@ def _window_slice(offset: int, stride: int, count: int) -> slice:
     return slice(offset, offset + stride * (count - 1) + 1, stride)
 
 
-def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
     """(N, C, H, W) -> columns (C*kh*kw, N*OH*OW), one column per window of the whole batch.
 
     Row r = (c*kh + i)*kw + j holds input channel c at kernel offset (i, j); column n*OH*OW + p
     is image n's window at output position p. So ``W.reshape(F, C*kh*kw) @ cols`` convolves the
     whole batch in ONE matrix product, giving (F, N*OH*OW). (Caffe's layout; one big product
-    keeps BLAS and cuBLAS busier than N small ones.)
+    keeps BLAS and cuBLAS busier than N small ones.) ``out``: an array to write the columns into
+    (reused block by block, it spares a fresh allocation each time).
     """
     xp = get_array_module(x)
     n, c, h, w = x.shape
@@ -39,11 +41,12 @@ def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     oh, ow = output_size(h, kh, sh, ph, dh), output_size(w, kw, sw, pw, dw)
     xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
     xpad = xpad.transpose(1, 0, 2, 3)                 # (C, N, H, W): channel first, like the rows
-    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    out = out_array(out, (c * kh * kw, n * oh * ow), x.dtype, "im2col", xp)
+    cols = out.reshape(c, kh, kw, n, oh, ow)           # a view: writing it fills out
     for i in range(kh):
         for j in range(kw):
             cols[:, i, j] = xpad[:, :, _window_slice(i * dh, sh, oh), _window_slice(j * dw, sw, ow)]
-    return cols.reshape(c * kh * kw, n * oh * ow)
+    return out
 
 
 def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):

@@ -46,6 +46,9 @@ def im2col_and_col2im_match_reference(cg, case):
     x = case.normal()
     expected = windows.im2col(x, *case.args)
     assert_same(cg.im2col(cupy.asarray(x), *case.args), expected)
+    out = cupy.full(expected.shape, cupy.nan, dtype=expected.dtype)     # every entry must be written
+    assert cg.im2col(cupy.asarray(x), *case.args, out=out) is out
+    assert_same(out, expected)
     cols = case.normal(expected.shape)
     dx = cg.col2im(cupy.asarray(cols), case.shape, *case.args)
     expected = windows.col2im(cols, case.shape, *case.args)

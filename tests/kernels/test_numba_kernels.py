@@ -35,8 +35,15 @@ def test_im2col_matches_reference(case, contiguous):
     if not contiguous:                       # a strided view: (N, C, W, H) data transposed back
         x = np.ascontiguousarray(x.swapaxes(2, 3)).swapaxes(2, 3)
     before = x.copy()
-    assert_same(nb.im2col(x, *case.args), windows.im2col(x, *case.args))
+    expected = windows.im2col(x, *case.args)
+    assert_same(nb.im2col(x, *case.args), expected)
     np.testing.assert_array_equal(x, before)
+    out = np.full(expected.shape, np.nan, dtype=expected.dtype)     # every entry must be written
+    assert nb.im2col(x, *case.args, out=out) is out
+    assert_same(out, expected)
+    ref_out = np.full(expected.shape, np.nan, dtype=expected.dtype)
+    assert windows.im2col(x, *case.args, out=ref_out) is ref_out
+    assert_same(ref_out, expected)
 
 
 @settings(max_examples=40, deadline=None)
@@ -102,6 +109,11 @@ def test_max_pool_backward_matches_reference(case):
      "im2col: a 5x5 window .* does not fit a 4x4 input"),
     (lambda: nb.im2col(np.zeros((1, 1, 4, 4)), 2, 2, stride=(0, 1)), ValueError,
      "im2col: stride must be a pair of ints >= 1"),
+    (lambda: nb.im2col(np.zeros((1, 1, 4, 4)), 2, 2, out=np.zeros((4, 8))), ValueError,
+     r"im2col: out must be a C-contiguous numpy array of shape \(4, 9\) and dtype float64, got "
+     r"ndarray \(4, 8\) float64"),
+    (lambda: nb.im2col(np.zeros((1, 1, 4, 4)), 2, 2, out=np.zeros((9, 4)).T), ValueError,
+     "im2col: out must be a C-contiguous"),
     (lambda: nb.col2im(np.zeros((4, 8)), (1, 1, 4, 4), 2, 2), ValueError,
      r"col2im: cols must have shape \(4, 9\)"),
     (lambda: nb.col2im(np.zeros((1, 4, 9)), (1, 1, 4, 4), 2, 2), ValueError,
