@@ -22,6 +22,8 @@ import os
 import threading
 from typing import Callable
 
+from ._checks import out_array  # noqa: F401  (the reference im2col checks its out= with it too)
+
 _IMPLS: dict[tuple[str, str], Callable] = {}
 _BACKEND_MODULES = {"cpu": "minidl.kernels.numba_cpu", "cuda": "minidl.kernels.cupy_gpu"}
 _loaded: dict[str, str | None] = {}  # backend -> None if loaded, else the reason it is unavailable
@@ -38,19 +40,6 @@ def register(op: str, backend: str) -> Callable[[Callable], Callable]:
         return fn
 
     return deco
-
-
-def out_array(out, shape: tuple, dtype, fn: str, xp):
-    """A new ``xp`` array for an op's result, or the caller's ``out`` checked to fit: an ``xp``
-    array of that shape and dtype, C-contiguous (the kernels write it as flat memory)."""
-    if out is None:
-        return xp.empty(shape, dtype=dtype)
-    if (not isinstance(out, xp.ndarray) or out.shape != tuple(shape) or out.dtype != dtype
-            or not out.flags.c_contiguous):
-        got = f"{type(out).__name__} {getattr(out, 'shape', '')} {getattr(out, 'dtype', '')}".strip()
-        raise ValueError(f"{fn}: out must be a C-contiguous {xp.__name__} array of shape {tuple(shape)} "
-                         f"and dtype {xp.dtype(dtype)}, got {got}")
-    return out
 
 
 def _backend_of(array) -> str:

@@ -8,7 +8,6 @@ Importing this module without CuPy raises ImportError, which the registry report
 from __future__ import annotations
 
 import functools
-import operator
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,8 @@ try:
 except Exception as exc:  # ImportError, or a CUDA library that fails to load
     raise ImportError(f"the CUDA kernels need CuPy: {type(exc).__name__}: {exc}") from exc
 
-from . import out_array, register
+from . import register
+from ._checks import image_shape, out_array, window_geometry
 
 _SOURCE = (Path(__file__).parent / "cuda" / "windows.cu").read_text(encoding="utf-8")
 _KERNELS = ("im2col", "col2im", "max_pool2d_forward", "max_pool2d_backward")
@@ -62,43 +62,6 @@ def _float_array(a, name: str, fn: str, ndim: int):
     return cupy.ascontiguousarray(a)
 
 
-def _pair(value, name: str, fn: str, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, each >= minimum, as a 2-tuple."""
-    try:
-        pair = (value, value) if np.ndim(value) == 0 else tuple(value)
-        pair = tuple(operator.index(v) for v in pair)
-    except TypeError:
-        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}") from None
-    if len(pair) != 2 or min(pair) < minimum:
-        raise ValueError(f"{fn}: {name} must be a pair of ints >= {minimum}, got {value!r}")
-    return pair
-
-
-def _window_geometry(fn, hw, kh, kw, stride, padding, dilation):
-    """Validated (kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow) for an H x W input."""
-    kh, kw = _pair((kh, kw), "kernel size", fn, 1)
-    (sh, sw), (ph, pw) = _pair(stride, "stride", fn, 1), _pair(padding, "padding", fn, 0)
-    dh, dw = _pair(dilation, "dilation", fn, 1)
-    # windows.output_size: (size + 2 padding - dilation (kernel - 1) - 1) // stride + 1
-    oh = (hw[0] + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    ow = (hw[1] + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    if oh < 1 or ow < 1:
-        raise ValueError(f"{fn}: a {kh}x{kw} window (stride {(sh, sw)}, padding {(ph, pw)}, "
-                         f"dilation {(dh, dw)}) does not fit a {hw[0]}x{hw[1]} input: "
-                         f"output {oh}x{ow}")
-    return kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow
-
-
-def _image_shape(x_shape, fn: str) -> tuple[int, int, int, int]:
-    try:
-        shape = tuple(operator.index(s) for s in x_shape)
-    except TypeError:
-        raise TypeError(f"{fn}: x_shape must be a tuple of 4 ints, got {x_shape!r}") from None
-    if len(shape) != 4 or min(shape) < 1:
-        raise ValueError(f"{fn}: x_shape must be 4 positive ints (N, C, H, W), got {x_shape!r}")
-    return shape
-
-
 def _ints(*values) -> tuple:
     """Kernel arguments declared int in windows.cu."""
     return tuple(np.int32(v) for v in values)
@@ -109,7 +72,7 @@ def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
     """(N, C, H, W) -> columns (C*kh*kw, N*OH*OW); the layout of windows.im2col."""
     x = _float_array(x, "x", "im2col", 4)
     n, c, h, w = x.shape
-    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
+    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = window_geometry(
         "im2col", (h, w), kh, kw, stride, padding, dilation)
     cols = out_array(out, (c * kh * kw, n * oh * ow), x.dtype, "im2col", cupy)
     _launch("im2col", x.dtype, cols.size, max(cols.size, x.size),
@@ -121,8 +84,8 @@ def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
 def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Columns (C*kh*kw, N*OH*OW) -> image (N, C, H, W), summing where windows overlap."""
     cols = _float_array(cols, "cols", "col2im", 2)
-    n, c, h, w = _image_shape(x_shape, "col2im")
-    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
+    n, c, h, w = image_shape(x_shape, "col2im")
+    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = window_geometry(
         "col2im", (h, w), kh, kw, stride, padding, dilation)
     if cols.shape != (c * kh * kw, n * oh * ow):
         raise ValueError(f"col2im: cols must have shape {(c * kh * kw, n * oh * ow)} for x_shape "
@@ -138,7 +101,7 @@ def max_pool2d_forward(x, kh, kw, stride, padding):
     """(N, C, H, W) -> (out (N, C, OH, OW), argmax (N, C, OH, OW) int64 flat index into H*W)."""
     x = _float_array(x, "x", "max_pool2d_forward", 4)
     n, c, h, w = x.shape
-    kh, kw, (sh, sw), (ph, pw), _, oh, ow = _window_geometry(
+    kh, kw, (sh, sw), (ph, pw), _, oh, ow = window_geometry(
         "max_pool2d_forward", (h, w), kh, kw, stride, padding, (1, 1))
     out = cupy.empty((n, c, oh, ow), dtype=x.dtype)
     argmax = cupy.empty((n, c, oh, ow), dtype=cupy.int64)
@@ -155,7 +118,7 @@ def max_pool2d_backward(dout, argmax, x_shape):
     outside the H x W plane are skipped.
     """
     dout = _float_array(dout, "dout", "max_pool2d_backward", 4)
-    n, c, h, w = _image_shape(x_shape, "max_pool2d_backward")
+    n, c, h, w = image_shape(x_shape, "max_pool2d_backward")
     if not isinstance(argmax, cupy.ndarray) or argmax.dtype.kind not in "iu":
         raise TypeError("max_pool2d_backward: argmax must be an integer CuPy array, got "
                         f"{getattr(argmax, 'dtype', type(argmax).__name__)}")

@@ -11,13 +11,13 @@ machine pays the compile time. Only float32 and float64 arrays are accepted.
 """
 from __future__ import annotations
 
-import operator
 
 import numba
 import numpy as np
 from numba import njit, prange
 
-from . import out_array, register
+from . import register
+from ._checks import image_shape, out_array, window_geometry
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _JIT = dict(cache=True, parallel=True, fastmath=False)
@@ -54,47 +54,6 @@ def _float_array(a, name: str, fn: str, ndim: tuple[int, ...] | None) -> np.ndar
         want = " or ".join(f"{d}-d" for d in ndim)
         raise ValueError(f"{fn}: {name} must be {want}, got shape {a.shape}")
     return np.ascontiguousarray(a)
-
-
-def _pair(value, name: str, fn: str, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, each >= minimum, as a 2-tuple."""
-    try:
-        pair = (value, value) if np.ndim(value) == 0 else tuple(value)
-        pair = tuple(operator.index(v) for v in pair)
-    except TypeError:
-        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}") from None
-    if len(pair) != 2 or min(pair) < minimum:
-        raise ValueError(f"{fn}: {name} must be a pair of ints >= {minimum}, got {value!r}")
-    return pair
-
-
-def _output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """(size + 2 padding - dilation (kernel - 1) - 1) // stride + 1, as in windows.output_size."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def _window_geometry(fn, hw, kh, kw, stride, padding, dilation):
-    """Validated (kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow) for an H x W input."""
-    kh, kw = _pair((kh, kw), "kernel size", fn, 1)
-    stride = _pair(stride, "stride", fn, 1)
-    padding = _pair(padding, "padding", fn, 0)
-    dilation = _pair(dilation, "dilation", fn, 1)
-    oh = _output_size(hw[0], kh, stride[0], padding[0], dilation[0])
-    ow = _output_size(hw[1], kw, stride[1], padding[1], dilation[1])
-    if oh < 1 or ow < 1:
-        raise ValueError(f"{fn}: a {kh}x{kw} window (stride {stride}, padding {padding}, dilation "
-                         f"{dilation}) does not fit a {hw[0]}x{hw[1]} input: output {oh}x{ow}")
-    return kh, kw, stride, padding, dilation, oh, ow
-
-
-def _image_shape(x_shape, fn: str) -> tuple[int, int, int, int]:
-    try:
-        shape = tuple(operator.index(s) for s in x_shape)
-    except TypeError:
-        raise TypeError(f"{fn}: x_shape must be a tuple of 4 ints, got {x_shape!r}") from None
-    if len(shape) != 4 or min(shape) < 1:
-        raise ValueError(f"{fn}: x_shape must be 4 positive ints (N, C, H, W), got {x_shape!r}")
-    return shape
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,7 +230,7 @@ def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
     """(N, C, H, W) -> columns (C*kh*kw, N*OH*OW); the layout of windows.im2col."""
     x = _float_array(x, "x", "im2col", (4,))
     n, c, h, w = x.shape
-    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
+    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = window_geometry(
         "im2col", (h, w), kh, kw, stride, padding, dilation)
     cols = out_array(out, (c * kh * kw, n * oh * ow), x.dtype, "im2col", np)
     _run(_im2col, cols.size, x.reshape(-1), cols.reshape(-1),
@@ -283,8 +242,8 @@ def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
 def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Columns (C*kh*kw, N*OH*OW) -> image (N, C, H, W), summing where windows overlap."""
     cols = _float_array(cols, "cols", "col2im", (2,))
-    n, c, h, w = _image_shape(x_shape, "col2im")
-    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = _window_geometry(
+    n, c, h, w = image_shape(x_shape, "col2im")
+    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = window_geometry(
         "col2im", (h, w), kh, kw, stride, padding, dilation)
     if cols.shape != (c * kh * kw, n * oh * ow):
         raise ValueError(f"col2im: cols must have shape {(c * kh * kw, n * oh * ow)} for x_shape "
@@ -300,7 +259,7 @@ def max_pool2d_forward(x, kh, kw, stride, padding):
     """(N, C, H, W) -> (out (N, C, OH, OW), argmax (N, C, OH, OW) int64 flat index into H*W)."""
     x = _float_array(x, "x", "max_pool2d_forward", (4,))
     n, c, h, w = x.shape
-    kh, kw, (sh, sw), (ph, pw), _, oh, ow = _window_geometry(
+    kh, kw, (sh, sw), (ph, pw), _, oh, ow = window_geometry(
         "max_pool2d_forward", (h, w), kh, kw, stride, padding, (1, 1))
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     argmax = np.empty((n, c, oh, ow), dtype=np.int64)
@@ -316,7 +275,7 @@ def max_pool2d_forward(x, kh, kw, stride, padding):
 def max_pool2d_backward(dout, argmax, x_shape):
     """dout, argmax (N, C, OH, OW) -> dx (N, C, H, W) with dx[argmax] += dout."""
     dout = _float_array(dout, "dout", "max_pool2d_backward", (4,))
-    n, c, h, w = _image_shape(x_shape, "max_pool2d_backward")
+    n, c, h, w = image_shape(x_shape, "max_pool2d_backward")
     if not isinstance(argmax, np.ndarray) or argmax.dtype.kind not in "iu":
         raise TypeError("max_pool2d_backward: argmax must be an integer NumPy array, got "
                         f"{getattr(argmax, 'dtype', type(argmax).__name__)}")
