@@ -24,11 +24,11 @@ import numpy as np
 from _common import claim, claim_on, section, start, transfer_target
 
 import minidl
-from minidl import Tensor, no_grad
+from minidl import Tensor
 from minidl import functional as F
 from minidl.models.resnet_cifar import resnet_cifar
-from minidl.transfer import (LogisticRegression, freeze, replace_head, sklearn_logistic_regression,
-                             trainable_summary)
+from minidl.transfer import (LogisticRegression, extract_features, freeze, replace_head,
+                             sklearn_logistic_regression, trainable_summary)
 
 lesson = start("10_feature_extraction", __doc__)
 STAGES = ("layer1", "layer2", "layer3")
@@ -56,18 +56,9 @@ claim(all(np.array_equal(a.data, b.data) for a, b in zip(model.layer1.parameters
       "... and the forward pass in training mode left the frozen BatchNorm statistics alone")
 
 
-def stage_features(net, images, batch=250):
-    """Each stage's output averaged over positions: {stage: (N, channels)}. The network is a
-    pipeline of stages; this runs it once and keeps what comes out of each."""
-    net.eval()
-    out = {s: [] for s in STAGES}
-    with no_grad():
-        for i in range(0, len(images), batch):
-            h = F.relu(net.bn1(net.conv1(Tensor(images[i:i + batch]))))    # the stem
-            for s in STAGES:
-                h = getattr(net, s)(h)
-                out[s].append(h.numpy().mean(axis=(2, 3)))
-    return {s: np.concatenate(v) for s, v in out.items()}
+def stage_features(net, images):
+    """Each stage's output averaged over positions: {stage: (N, channels)}, from one pass."""
+    return {s: f.mean(axis=(2, 3)) for s, f in extract_features(net, STAGES, images, progress=False).items()}
 
 
 section("3. Features: what each stage says about every image")

@@ -30,7 +30,7 @@ import numpy as np
 from _common import REPO, claim, claim_on, section, start, transfer_target
 
 import minidl
-from minidl import Tensor, no_grad, optim
+from minidl import optim
 from minidl.data import DataLoader, subset
 from minidl.data.dataset import Dataset
 from minidl.models.resnet_cifar import resnet_cifar
@@ -85,15 +85,13 @@ test_loader = DataLoader(x_test, y_test, batch_size=250)
 
 def pooled_features():
     """A frozen pretrained ResNet-20's layer2 and layer3 outputs, averaged over positions
-    (lesson 10), for the training pool and the test images: one pass up to layer2, then
-    layer3 on what it gave. Averaging layer3 is exactly the pooled input of the head."""
+    (lesson 10), for the training pool and the test images, from one pass. Averaging layer3 is
+    exactly the pooled input of the head."""
     net = resnet_cifar(20, pretrained=True)
-    f2 = extract_features(net, "layer2", np.concatenate([x_pool, x_test]), progress=False)
-    with no_grad():
-        f3 = np.concatenate([net.layer3(Tensor(f2[i:i + 250])).numpy() for i in range(0, len(f2), 250)])
+    f = extract_features(net, ["layer2", "layer3"], np.concatenate([x_pool, x_test]), progress=False)
     n = len(x_pool)
-    return {"layer2": (f2[:n].mean(axis=(2, 3)), f2[n:].mean(axis=(2, 3))),
-            "pool": (f3[:n].mean(axis=(2, 3)), f3[n:].mean(axis=(2, 3)))}
+    return {name: (f[layer][:n].mean(axis=(2, 3)), f[layer][n:].mean(axis=(2, 3)))
+            for name, layer in (("layer2", "layer2"), ("pool", "layer3"))}
 
 
 features = pooled_features()

@@ -36,36 +36,44 @@ def _find(model, layer_name: str):
     return modules[layer_name]
 
 
-def extract_features(model, layer_name: str, images, batch_size: int = 256, transform=None,
+def extract_features(model, layer_name, images, batch_size: int = 256, transform=None,
                      flatten: bool = False, device: str = "cpu", progress: bool = True,
-                     desc: str | None = None) -> np.ndarray:
+                     desc: str | None = None):
     """The output of layer ``layer_name`` (a dotted name from ``model.named_modules()``; "" for
-    the model's own output) for every image, as a float NumPy array (N, ...).
+    the model's own output) for every image, as a float NumPy array (N, ...). Given a list of
+    names, one pass gives every layer's output: a dict name -> array.
 
     images     (N, C, H, W) float array, or anything ``transform(batch)`` turns into one
                (e.g. uint8 (N, 28, 28) with minidl.transfer.adapt.GrayToRGBAdapter)
-    flatten    reshape the result to (N, features)
+    flatten    reshape each result to (N, features)
     The model runs in eval mode under no_grad (its mode is restored afterwards); each batch
-    stops right after the layer, so later layers cost nothing.
+    stops right after the last of the layers, so later layers cost nothing.
     """
     if int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"extract_features: batch_size must be a positive int, got {batch_size!r}")
-    layer = _find(model, layer_name)
+    names = [layer_name] if isinstance(layer_name, str) else list(layer_name)
+    layers = {name: _find(model, name) for name in names}
     n = len(images)
-    captured = []
-    original = type(layer).forward
+    captured = {name: [] for name in names}
+    seen = set()                                    # the layers that have output this batch
 
-    def forward_and_stop(*args, **kwargs):
-        out = original(layer, *args, **kwargs)
-        captured.append(backend.to_device(out.data, "cpu"))
-        if layer is not model:
-            raise _Captured
-        return out
+    def capture(name, layer):
+        original = type(layer).forward
+
+        def forward_and_stop(*args, **kwargs):
+            out = original(layer, *args, **kwargs)
+            captured[name].append(backend.to_device(out.data, "cpu"))
+            seen.add(name)
+            if len(seen) == len(names) and model not in layers.values():
+                raise _Captured
+            return out
+        return forward_and_stop
 
     was_training = model.training
     model.eval()
-    object.__setattr__(layer, "forward", forward_and_stop)
-    bar = ProgressBar(-(-n // batch_size), desc or f"features {layer_name or 'output'}",
+    for name, layer in layers.items():
+        object.__setattr__(layer, "forward", capture(name, layer))
+    bar = ProgressBar(-(-n // batch_size), desc or f"features {', '.join(n or 'output' for n in names)}",
                       disable=not progress)
     try:
         with no_grad():
@@ -73,22 +81,27 @@ def extract_features(model, layer_name: str, images, batch_size: int = 256, tran
                 batch = images[start:start + int(batch_size)]
                 if transform is not None:
                     batch = transform(batch)
+                seen.clear()
                 try:
                     model(Tensor(backend.to_device(np.asarray(batch), device)))
                 except _Captured:
                     pass
-                if len(captured) != start // int(batch_size) + 1:
-                    raise RuntimeError(f"extract_features: layer {layer_name!r} was not called "
-                                       f"exactly once in the forward pass")
+                for name in names:
+                    if len(captured[name]) != start // int(batch_size) + 1:
+                        raise RuntimeError(f"extract_features: layer {name!r} was not called "
+                                           f"exactly once in the forward pass")
                 bar.update(1)
     finally:
         bar.close()
-        del layer.__dict__["forward"]
+        for layer in layers.values():
+            layer.__dict__.pop("forward", None)
         model.train(was_training)
-    if not captured:
+    if n == 0:
         raise ValueError("extract_features: no images given")
-    out = np.concatenate(captured)
-    return out.reshape(n, -1) if flatten else out
+    out = {name: np.concatenate(parts) for name, parts in captured.items()}
+    if flatten:
+        out = {name: a.reshape(n, -1) for name, a in out.items()}
+    return out[layer_name] if isinstance(layer_name, str) else out
 
 
 class LogisticRegression:

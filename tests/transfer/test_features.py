@@ -131,3 +131,23 @@ def test_labels_are_returned_as_given_and_misuse_is_an_error():
         clf.predict(X[:, :2])
     with pytest.raises(ValueError, match=r"\(N, features\)"):
         clf.fit(X[:, :, None], labels)
+
+
+def test_several_layers_in_one_pass_equal_one_layer_at_a_time():
+    model = small_resnet()
+    x = images()
+    both = extract_features(model, ["layer2", "layer1"], x, batch_size=4, progress=False)
+    assert list(both) == ["layer2", "layer1"]
+    for layer in ("layer1", "layer2"):
+        np.testing.assert_array_equal(both[layer], extract_features(model, layer, x, batch_size=4,
+                                                                    progress=False))
+    flat = extract_features(model, ["layer1", "pool"], x, flatten=True, progress=False)
+    assert flat["layer1"].shape == (10, 16 * 8 * 8) and flat["pool"].shape == (10, 64)
+
+    class Forbidden(nn.Module):                  # the pass stops after the last layer asked for
+        def forward(self, x):
+            raise AssertionError("a layer after the extracted ones was run")
+
+    model.layer3 = Forbidden()
+    assert extract_features(model, ["layer1", "layer2"], x, progress=False)["layer2"].shape == (10, 32, 4, 4)
+    assert "forward" not in model.layer1.__dict__ and "forward" not in model.layer2.__dict__
