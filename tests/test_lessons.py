@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from minidl.models.zoo import pretrained_path
+
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 LESSONS = sorted(LESSONS_DIR.glob("[0-9][0-9]_*.py"))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -30,6 +32,11 @@ def test_lessons_are_discovered():
 @pytest.mark.slow
 @pytest.mark.parametrize("script", LESSONS, ids=lambda p: p.stem)
 def test_lesson_runs_quick_and_its_claims_hold(script, tmp_path):
+    if "pretrained=True" in script.read_text():         # the transfer lessons need ResNet-20's weights
+        try:
+            pretrained_path("resnet20", download=False)
+        except FileNotFoundError as err:
+            pytest.skip(f"{script.name} needs the pretrained ResNet-20, not present offline: {err}")
     out = tmp_path / "out"
     proc = run_script([script, "--quick", "--out", out])
     assert proc.returncode == 0, (f"{script.name} exited {proc.returncode}\n--- stdout (end)\n"
