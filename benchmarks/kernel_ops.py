@@ -6,6 +6,13 @@ One row per (kernel, shape): the reference's and the kernel's milliseconds (medi
 repeats, same arguments, same run) and the speed-up. Shapes: the lab CNN's layers at batch 128
 (lecture 003) and a ResNet-20 3x3 layer, 64 -> 64 channels on 32x32 maps. Writes
 kernel_ops.json. The kernels are checked equal to the references in tests/kernels.
+
+Most of these ops do a few additions per element, so memory, not arithmetic, bounds them. Each
+row therefore also gives the bytes the op must move at least (its arguments read once, its
+results written once) and "x copy": the kernel's time over the time np.copy takes, in the same
+run, to move as many bytes (an array of half that size read and written into a fresh array, as
+the kernels write theirs). Near 1 the kernel runs at the speed of memory, and no kernel can be
+much faster than that.
 """
 from __future__ import annotations
 
@@ -55,6 +62,18 @@ def cases(rng):
         yield "batch_norm_backward", name, (x, xhat, gamma, inv_std)
 
 
+def copy_ms(nbytes: int, repeat: int) -> float:
+    """Milliseconds np.copy takes to read nbytes / 2 and write them to a fresh array."""
+    a = np.random.default_rng(1).standard_normal(max(1, nbytes // 8), dtype=np.float32)
+    return time_call(lambda: np.copy(a), "cpu", repeat)
+
+
+def bytes_moved(args, result) -> int:
+    """The array arguments read once plus the results written once."""
+    outs = result if isinstance(result, tuple) else (result,)
+    return sum(a.nbytes for a in (*args, *outs) if isinstance(a, np.ndarray))
+
+
 REFERENCES = {f.__name__: f for f in (im2col, col2im, max_pool2d_forward, max_pool2d_backward, relu_forward,
                                       relu_backward, batch_norm_forward_train, batch_norm_backward)}
 
@@ -72,10 +91,16 @@ def main(argv=None) -> None:
         print(f"[{op} {name}] ...", flush=True)
         ref_ms = time_call(lambda: REFERENCES[op](*call_args), "cpu", args.repeat)
         fast_ms = time_call(lambda: fast(*call_args), "cpu", args.repeat)
+        moved = bytes_moved(call_args, fast(*call_args))
+        copy = copy_ms(moved, args.repeat)
         results.append({"kernel": op, "shape": name, "reference_ms": ref_ms, "numba_ms": fast_ms,
-                        "speedup": ref_ms / fast_ms})
-    rows = [["kernel", "shape", "reference ms", "numba ms", "speed-up"]]
-    rows += [[r["kernel"], r["shape"], f"{r['reference_ms']:.2f}", f"{r['numba_ms']:.2f}", f"{r['speedup']:.1f}x"]
+                        "speedup": ref_ms / fast_ms, "bytes_moved": moved, "copy_ms": copy,
+                        "numba_vs_copy": fast_ms / copy, "reference_vs_copy": ref_ms / copy})
+    rows = [["kernel", "shape", "reference ms", "numba ms", "speed-up", "MB moved", "copy ms", "ref x copy",
+             "numba x copy"]]
+    rows += [[r["kernel"], r["shape"], f"{r['reference_ms']:.2f}", f"{r['numba_ms']:.2f}", f"{r['speedup']:.1f}x",
+              f"{r['bytes_moved'] / 1e6:.0f}", f"{r['copy_ms']:.2f}", f"{r['reference_vs_copy']:.1f}",
+              f"{r['numba_vs_copy']:.1f}"]
              for r in results]
     print()
     print_table(rows)

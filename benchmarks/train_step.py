@@ -6,13 +6,21 @@ Contenders as in conv_kernels.py: minidl's NumPy reference, minidl with Numba ke
 the GPU (CuPy reference code and CuPy kernels), and PyTorch on the CPU and GPU when installed,
 all running the same architecture on the same data. Reports ms per step, images per second and
 the ratio to PyTorch on the same device; writes train_step.json.
+
+For minidl on the CPU it also times every call that goes through the kernel registry (im2col,
+col2im, max-pooling, batch norm, ReLU, the loss) within the step, by op: which references are the
+step's bottlenecks, and what each kernel saves there. The rest of a step is the matrix products
+(the same BLAS calls for both) and element-wise arithmetic.
 """
 from __future__ import annotations
 
 import minidl  # noqa: F401  before NumPy, so its thread-pool settings take effect (minidl/__init__.py)
 
 import argparse
+import contextlib
 import sys
+import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +55,61 @@ def minidl_step(x, y, device, reference):
     return step
 
 
+@contextlib.contextmanager
+def registry_times():
+    """Seconds spent in each op fetched through kernels.lookup inside the block, by op name."""
+    totals = defaultdict(float)
+    lookup = kernels.lookup
+
+    def timed_lookup(op, reference, like):
+        impl = lookup(op, reference, like)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return impl(*args, **kwargs)
+            finally:
+                totals[op] += time.perf_counter() - start
+        return timed
+
+    kernels.lookup = timed_lookup
+    try:
+        yield totals
+    finally:
+        kernels.lookup = lookup
+
+
+def op_profile(step, repeat):
+    """(ms per step, {op: ms per step}) over ``repeat`` steps after one warm-up step."""
+    step()
+    with registry_times() as totals:
+        start = time.perf_counter()
+        for _ in range(repeat):
+            step()
+        total = time.perf_counter() - start
+    return total / repeat * 1e3, {op: t / repeat * 1e3 for op, t in totals.items()}
+
+
+def print_profile(profiles):
+    """The per-op table of the NumPy reference against the Numba kernels."""
+    ref, fast = profiles.get("numpy"), profiles.get("numba")
+    if not ref or not fast:
+        return
+    rows = [["op (per step)", "numpy ms", "share of numpy step", "numba ms", "speed-up"]]
+    for op in sorted(ref["ops"], key=ref["ops"].get, reverse=True):
+        r, f = ref["ops"][op], fast["ops"].get(op, float("nan"))
+        kernel = kernels.get(op, "cpu") is not None
+        rows.append([op, f"{r:.2f}", f"{r / ref['step_ms']:.0%}", f"{f:.2f}",
+                     f"{r / f:.1f}x" if kernel else "no kernel"])
+    rest = [p["step_ms"] - sum(p["ops"].values()) for p in (ref, fast)]
+    rows.append(["rest (matrix products, arithmetic)", f"{rest[0]:.2f}", f"{rest[0] / ref['step_ms']:.0%}",
+                 f"{rest[1]:.2f}", f"{rest[0] / rest[1]:.1f}x"])
+    rows.append(["whole step", f"{ref['step_ms']:.2f}", "100%", f"{fast['step_ms']:.2f}",
+                 f"{ref['step_ms'] / fast['step_ms']:.1f}x"])
+    print()
+    print_table(rows)
+
+
 def torch_step(x, y, device):
     torch = torch_or_none()
     tnn = torch.nn
@@ -76,7 +139,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, args.batch)
-    results = []
+    results, profiles = [], {}
     for name in args.only or contenders():
         print(f"{name} ...", flush=True)
         if name in ("numpy", "numba"):
@@ -86,6 +149,9 @@ def main(argv=None):
         else:
             step, device = torch_step(x, y, "cuda" if name == "torch-cuda" else "cpu"), name
         ms = time_call(step, device, args.repeat, warmup=2)
+        if name in ("numpy", "numba"):
+            step_ms, ops = op_profile(step, args.repeat)
+            profiles[name] = {"step_ms": step_ms, "ops": ops}
         results.append({"contender": name, "ms_per_step": ms, "images_per_s": args.batch / ms * 1e3})
 
     rows = [["contender", "ms/step", "images/s", "x numpy", "time / torch (same device)"]]
@@ -100,11 +166,12 @@ def main(argv=None):
                      "-" if t is None else f"{r['time_vs_torch']:.2f}"])
     print()
     print_table(rows)
+    print_profile(profiles)
     tag = "_gpu" if any(r["contender"].startswith("cupy") for r in results) else ""
     path = write_json(args.out / f"train_step{tag}.json",
                       {"command": "python benchmarks/train_step.py " + " ".join(argv or sys.argv[1:]),
                        "batch": args.batch, "machine": machine(), "kernels": kernels.status(),
-                       "results": results})
+                       "results": results, "registry_profile": profiles})
     print(f"\nwrote {path}")
 
 
