@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from minidl import _process
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -71,7 +73,8 @@ def machine() -> dict:
             "cpu_count": os.cpu_count(),
             "threads_env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                                            "NUMBA_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT",
-                                                           "OMP_WAIT_POLICY", "CUPY_TF32")}}
+                                                           "OMP_WAIT_POLICY", "CUPY_TF32")},
+            "keeps_large_buffers": _process.KEEPS_LARGE_BUFFERS}
     try:
         from threadpoolctl import threadpool_info
         info["blas_threads"] = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]

@@ -1,0 +1,47 @@
+"""Process-wide settings that ``import minidl`` makes before NumPy and Numba start.
+
+Both are defaults: a user's own setting wins, and ``MINIDL_PROCESS_DEFAULTS=0`` skips them all.
+
+Thread pools. A convolution hands the cores from Numba's thread pool (im2col) to OpenBLAS's (the
+product) and back, many times a step. By default each pool's idle threads spin for a while before
+sleeping, stealing the cores the other pool needs (measured on 2 cores: a 64->64 3x3 convolution
+took 1100 ms instead of 85). OPENBLAS_THREAD_TIMEOUT and OMP_WAIT_POLICY ask idle threads to sleep
+at once; they only take effect when set before the pools start.
+
+Large buffers. A training step allocates the same large arrays every time (the columns of a
+convolution: 40 MB in the lab CNN) and frees them after the backward pass. glibc maps every
+block over 32 MB (at most; its threshold adapts below that) straight from the system and unmaps it
+when freed, so each step asks for fresh pages and the kernel zeroes them on first touch: the page
+faults took about a fifth of the lab CNN's training step here.
+Raising glibc's mmap and trim thresholds to 1 GB and 2 GB keeps freed blocks in the heap for the
+next step. Only on glibc, and not when MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES is set.
+"""
+import ctypes
+import os
+import sys
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3   # mallopt's parameter numbers (malloc.h)
+
+
+def _thread_pools_sleep_at_once() -> None:
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _keep_large_buffers() -> bool:
+    """Ask glibc to keep freed blocks up to 1 GB for reuse; True if it agreed."""
+    if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ \
+            or "GLIBC_TUNABLES" in os.environ:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt       # the C library this process runs on
+    except (OSError, AttributeError):              # not glibc: musl and others have no mallopt
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, 1 << 30)) and bool(mallopt(_M_TRIM_THRESHOLD, 2 << 30))
+
+
+ENABLED = os.environ.get("MINIDL_PROCESS_DEFAULTS", "1").strip() not in {"0", "false", "no", "off"}
+if ENABLED:
+    _thread_pools_sleep_at_once()
+KEEPS_LARGE_BUFFERS = ENABLED and _keep_large_buffers()
