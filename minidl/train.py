@@ -279,6 +279,11 @@ def _to_tensors(x, y, device: str, where: str) -> tuple[Tensor, Tensor]:
     return Tensor(backend.to_device(x, device)), Tensor(backend.to_device(np.asarray(y), device))
 
 
+def _finite(t: Tensor) -> bool:
+    """True when a floating-point tensor holds no NaN or infinity (integer tensors always do)."""
+    return t.dtype.kind != "f" or bool(backend.get_array_module(t.data).isfinite(t.data).all())
+
+
 def _correct(logits: Tensor, target: Tensor) -> int | None:
     """How many argmax predictions match integer targets, or None when the outputs are not
     class scores over axis 1 ((N, K) with (N,), or (N, K, H, W) with (N, H, W))."""
@@ -340,9 +345,15 @@ def _train_epoch(model, optimizer, data, loss, device, bar, state, epoch):
     batches = len(data) if hasattr(data, "__len__") else "?"
     for i, (x, y) in enumerate(data, start=1):
         x, y = _to_tensors(x, y, device, "fit")
+        advice = f"training diverged; try a smaller learning rate than {optimizer.param_groups[0]['lr']:g}"
         try:
+            if not _finite(x):
+                raise ValueError(f"fit: the training inputs hold NaN or infinite values (shape {x.shape})")
             optimizer.zero_grad()
             out = model(x)
+            if not _finite(out):        # weights blown up: the loss would only refuse its input
+                return total_loss / max(seen, 1), None, (
+                    f"the model's outputs became NaN or infinite at epoch {epoch}, batch {i}: {advice}")
             value = loss(out, y)
             value.backward()
             optimizer.step()
@@ -354,8 +365,7 @@ def _train_epoch(model, optimizer, data, loss, device, bar, state, epoch):
         state.history.iteration_loss.append(value)
         if not math.isfinite(value):
             return total_loss / max(seen, 1), None, (
-                f"the training loss became {value} at epoch {epoch}, batch {i}: training "
-                f"diverged; try a smaller learning rate than {optimizer.param_groups[0]['lr']:g}")
+                f"the training loss became {value} at epoch {epoch}, batch {i}: {advice}")
         n = len(y)
         total_loss += value * n
         seen += n

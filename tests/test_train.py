@@ -258,6 +258,24 @@ def test_diverging_loss_stops_training_with_a_reason():
     assert np.isnan(history.iteration_loss[-1]) and len(history.iteration_loss) == 9
 
 
+def test_weights_blown_up_by_a_huge_learning_rate_stop_training_with_a_reason():
+    model, opt, train, _ = small_setup(lr=1e30)
+    with np.errstate(over="ignore", invalid="ignore"):     # the overflow is the point
+        history = fit(model, opt, train, epochs=3, progress=False)
+    assert "outputs became NaN or infinite" in history.stop_reason
+    assert "smaller learning rate than 1e+30" in history.stop_reason
+    assert len(history) < 3
+
+
+def test_training_inputs_with_nan_are_refused_as_bad_data():
+    model, opt, _, _ = small_setup()
+    x = np.ones((4, 2), np.float32)
+    x[2, 1] = np.nan
+    with pytest.raises(ValueError, match="training inputs hold NaN") as info:
+        fit(model, opt, DataLoader(x, np.zeros(4, np.int64), 2), epochs=1, progress=False)
+    assert "epoch 1/1, batch 2/2" in "\n".join(getattr(info.value, "__notes__", []))
+
+
 def test_errors_inside_a_step_say_where_in_training():
     model, opt, _, _ = small_setup()
     x = np.zeros((4, 3), np.float32)                # the model wants 2 features
