@@ -104,11 +104,17 @@ def _im2col(x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
 
 
 @njit(**_JIT)
-def _col2im(cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    for p in prange(n * c):
-        b, ch = p // c, p % c
-        for q in range(p * h * w, (p + 1) * h * w):
-            dx[_u(q)] = 0
+def _col2im(cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, chunk):
+    # One task per (channel, block of `chunk` images): the block's dx planes stay in cache while
+    # the task reads its stretch of each of the channel's kh*kw rows of cols front to back.
+    blocks = (n + chunk - 1) // chunk
+    for t in prange(c * blocks):
+        ch, b0 = t // blocks, (t % blocks) * chunk
+        b1 = min(n, b0 + chunk)
+        for b in range(b0, b1):
+            p = b * c + ch
+            for q in range(p * h * w, (p + 1) * h * w):
+                dx[_u(q)] = 0
         # Same (i, j) order of additions as the reference, so every sum rounds the same way.
         for i in range(kh):
             y0 = i * dh - ph
@@ -116,12 +122,27 @@ def _col2im(cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
             for j in range(kw):
                 x0 = j * dw - pw
                 ox_lo, ox_hi = _valid_range(x0, sw, ow, w)
-                col = ((ch * kh + i) * kw + j) * n * oh * ow + b * oh * ow
-                for oy in range(oy_lo, oy_hi):
-                    base = (p * h + oy * sh + y0) * w + x0
-                    row = col + oy * ow
-                    for ox in range(ox_lo, ox_hi):
-                        dx[_u(base + ox * sw)] += cols[_u(row + ox)]
+                row = ((ch * kh + i) * kw + j) * n * oh * ow
+                for b in range(b0, b1):
+                    p = b * c + ch
+                    col = row + b * oh * ow
+                    for oy in range(oy_lo, oy_hi):
+                        base = (p * h + oy * sh + y0) * w + x0
+                        r = col + oy * ow
+                        for ox in range(ox_lo, ox_hi):
+                            dx[_u(base + ox * sw)] += cols[_u(r + ox)]
+
+
+# A col2im task keeps this many bytes of dx planes in cache (half of a 512 kB L2 cache).
+_COL2IM_SLAB = 256 << 10
+
+
+def _col2im_chunk(n: int, c: int, plane_bytes: int) -> int:
+    """Images per col2im task: as many as fit the slab, but enough tasks to keep the cores busy."""
+    chunk = max(1, min(n, _COL2IM_SLAB // plane_bytes))
+    while chunk > 1 and c * -(-n // chunk) < 4 * numba.get_num_threads():
+        chunk = -(-chunk // 2)
+    return chunk
 
 
 @njit(cache=True)
@@ -250,7 +271,7 @@ def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
                          f"{tuple(x_shape)} and a {kh}x{kw} kernel, got {cols.shape}")
     dx = np.empty((n, c, h, w), dtype=cols.dtype)
     _run(_col2im, cols.size, cols.reshape(-1), dx.reshape(-1),
-         n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+         n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, _col2im_chunk(n, c, h * w * dx.itemsize))
     return dx
 
 

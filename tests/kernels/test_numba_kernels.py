@@ -57,6 +57,18 @@ def test_col2im_matches_reference(case):
     np.testing.assert_allclose(actual, expected, **SUM_TOL[case.dtype])
 
 
+@pytest.mark.parametrize("slab_planes", [1, 2, 3, 100])
+def test_col2im_gives_the_same_bits_however_the_images_are_split_into_tasks(monkeypatch, slab_planes):
+    """Each task sums a (channel, block of images) slab of dx; blocks of 1, 2, 3 or all 7 images
+    (a short last block included) must change nothing, not even the rounding."""
+    shape, args = (7, 3, 5, 5), (3, 3, (1, 1), (1, 1), (1, 1))
+    cols = np.random.default_rng(0).standard_normal((27, 7 * 25)).astype(np.float32)
+    plane_bytes = 25 * cols.itemsize
+    monkeypatch.setattr(nb, "_COL2IM_SLAB", slab_planes * plane_bytes)
+    assert nb._col2im_chunk(7, 3, plane_bytes) <= slab_planes
+    np.testing.assert_array_equal(nb.col2im(cols, shape, *args), windows.col2im(cols, shape, *args))
+
+
 @settings(max_examples=30, deadline=None)
 @given(case=cases())
 def test_col2im_is_the_adjoint_of_im2col(case):
