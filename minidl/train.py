@@ -280,8 +280,11 @@ def _to_tensors(x, y, device: str, where: str) -> tuple[Tensor, Tensor]:
 
 
 def _finite(t: Tensor) -> bool:
-    """True when a floating-point tensor holds no NaN or infinity (integer tensors always do)."""
-    return t.dtype.kind != "f" or bool(backend.get_array_module(t.data).isfinite(t.data).all())
+    """False only for a floating-point tensor holding NaN or infinity (outputs that are not one
+    tensor are left to the loss to check)."""
+    if not isinstance(t, Tensor) or t.dtype.kind != "f":
+        return True
+    return bool(backend.get_array_module(t.data).isfinite(t.data).all())
 
 
 def _correct(logits: Tensor, target: Tensor) -> int | None:
