@@ -259,29 +259,34 @@ def summarise(cells, sizes) -> dict:
     return table
 
 
-def plot(table, sizes, path: Path, title: str) -> None:
+def plot_accuracy(path: Path, title: str, x, series, xlabel: str, xticklabels, log_x: bool = False) -> None:
+    """Mean test accuracy against x, one-std error bars, for each (label, marker, means, stds)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 4.2))
     ax = fig.add_subplot()
-    labels = {"scratch": "from scratch", "features": "features + logistic regression",
-              "head": "fine-tune head only", "all": "fine-tune all (head 10x)"}
-    for mode in MODES:
-        if mode not in table:
-            continue
-        mean = [table[mode][str(s)]["mean"] for s in sizes]
-        std = [table[mode][str(s)]["std"] for s in sizes]
-        ax.errorbar(sizes, mean, yerr=std, marker="o", capsize=3, label=labels[mode])
-    ax.set_xscale("log")
-    ax.set_xticks(sizes, labels=[str(s) for s in sizes])
-    ax.minorticks_off()
-    ax.set_xlabel("labelled target images")
+    for label, marker, mean, std in series:
+        ax.errorbar(x, mean, yerr=std, marker=marker, capsize=3, label=label)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xticks(x, labels=xticklabels)
+    if log_x:
+        ax.minorticks_off()
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy")
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def plot(table, sizes, path: Path, title: str) -> None:
+    labels = {"scratch": "from scratch", "features": "features + logistic regression",
+              "head": "fine-tune head only", "all": "fine-tune all (head 10x)"}
+    series = [(labels[mode], "o", [table[mode][str(s)]["mean"] for s in sizes],
+               [table[mode][str(s)]["std"] for s in sizes]) for mode in MODES if mode in table]
+    plot_accuracy(path, title, sizes, series, "labelled target images", [str(s) for s in sizes], log_x=True)
 
 
 def main(argv=None) -> int:

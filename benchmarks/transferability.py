@@ -31,7 +31,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import RESULTS, machine, print_table, write_json  # noqa: E402
-from transfer_modes import MOMENTUM, WEIGHT_DECAY, Target, accuracy, log, measure, train_sgd  # noqa: E402
+from transfer_modes import (MOMENTUM, WEIGHT_DECAY, Target, accuracy, log, measure, plot_accuracy,  # noqa: E402
+                            train_sgd)
 
 import minidl  # noqa: E402
 from minidl.models.resnet_cifar import resnet_cifar  # noqa: E402
@@ -92,23 +93,11 @@ def plan_epochs(template: int, size: int, seeds: int, n_test: int, timing, budge
 
 
 def plot(curves, path: Path, title: str) -> None:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.2))
-    ax = fig.add_subplot()
     ks = list(range(5))
-    for variant, marker in zip(VARIANTS, "os"):
-        mean = [curves[variant][k]["mean"] for k in ks]
-        std = [curves[variant][k]["std"] for k in ks]
-        ax.errorbar(ks, mean, yerr=std, marker=marker, capsize=3, label=f"copied stages {variant}")
-    ax.set_xticks(ks, labels=["0\nnone", "1\nstem", "2\n+layer1", "3\n+layer2", "4\n+layer3"])
-    ax.set_xlabel("k = pretrained stages copied")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    series = [(f"copied stages {variant}", marker, [curves[variant][k]["mean"] for k in ks],
+               [curves[variant][k]["std"] for k in ks]) for variant, marker in zip(VARIANTS, "os")]
+    plot_accuracy(path, title, ks, series, "k = pretrained stages copied",
+                  ["0\nnone", "1\nstem", "2\n+layer1", "3\n+layer2", "4\n+layer3"])
 
 
 def main(argv=None) -> int:
