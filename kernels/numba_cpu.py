@@ -97,8 +97,12 @@ def _im2col(x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
                 base = plane + (oy * sh + y0) * w + x0
                 for ox in range(ox_lo):
                     cols[_u(row + ox)] = 0
-                for ox in range(ox_lo, ox_hi):
-                    cols[_u(row + ox)] = x[_u(base + ox * sw)]
+                if sw == 1:     # a contiguous run, which LLVM copies with vector loads and stores
+                    for ox in range(ox_lo, ox_hi):
+                        cols[_u(row + ox)] = x[_u(base + ox)]
+                else:
+                    for ox in range(ox_lo, ox_hi):
+                        cols[_u(row + ox)] = x[_u(base + ox * sw)]
                 for ox in range(ox_hi, ow):
                     cols[_u(row + ox)] = 0
 
