@@ -40,6 +40,21 @@ def time_call(fn, device: str, repeat: int = 5, warmup: int = 1, budget_s: float
     return statistics.median(times)
 
 
+def time_alternating(fns, repeat: int = 5, warmup: int = 1) -> list[float]:
+    """Median wall time in milliseconds of each CPU function in ``fns``, called in turn, so that
+    all of them see the same moments of a machine whose speed drifts."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, samples in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            samples.append((time.perf_counter() - t0) * 1e3)
+    return [statistics.median(samples) for samples in times]
+
+
 def torch_or_none():
     """PyTorch if installed, set to strict float32 on the GPU (TF32 off, like minidl's cuBLAS
     products) with cuDNN free to pick its fastest algorithm for each shape."""

@@ -7,6 +7,11 @@ and 32x32 maps, and the lab's two 2x2 max-pools. Contenders: minidl's NumPy refe
 its Numba kernels, minidl on the GPU (CuPy reference code path, and CuPy kernels) when there is
 one, and PyTorch (CPU, and cuDNN on the GPU) as the outside reference when it is installed.
 Writes conv_kernels.json and conv_kernels.png: milliseconds, GFLOP/s and ratios.
+
+An im2col convolution's forward pass is one matrix product plus the copying into columns, so on
+the CPU each case also times NumPy's float32 GEMM on that layer's own product, alternating with
+each forward pass ("fwd / GEMM": the share of the GEMM's speed the whole forward pass keeps). This
+machine's speed drifts by tens of percent within minutes, so a ceiling timed apart would mislead.
 """
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import RESULTS, contenders, machine, print_table, time_call, torch_or_none, write_json  # noqa: E402
+from _timing import (RESULTS, contenders, machine, print_table, time_alternating, time_call,  # noqa: E402
+                     torch_or_none, write_json)
 
 from minidl import Tensor, kernels  # noqa: E402
 from minidl import functional as F  # noqa: E402
@@ -108,25 +114,31 @@ def main(argv=None):
     names = args.only or contenders()
     rng = np.random.default_rng(0)
     results = []
-    gemm = gemm_ceiling(args.repeat) if any(n in ("numpy", "numba") for n in names) else None
     for case_name, kind, x_shape, w_spec, padding in CASES:
         if args.quick:
             x_shape = (16,) + x_shape[1:]
         x = rng.standard_normal(x_shape, dtype=np.float32)
         w = rng.standard_normal(w_spec, dtype=np.float32) * 0.1 if kind == "conv" else w_spec
         flops = conv_flops(x_shape, w_spec, padding) if kind == "conv" else None
+        gemm = gemm_runner(x_shape, w_spec, padding) if kind == "conv" else None
         for name in names:
             print(f"[{case_name}] {name} ...", flush=True)
             forward, backward = runner(name, kind, x, w, padding)
             device = "cuda" if name.startswith("cupy") else name
-            fwd = time_call(forward, device, args.repeat)
+            gemm_ms = None
+            if gemm and name in ("numpy", "numba"):
+                fwd, gemm_ms = time_alternating([forward, gemm], args.repeat)
+            else:
+                fwd = time_call(forward, device, args.repeat)
             both = time_call(backward, device, args.repeat)
             results.append({"case": case_name, "kind": kind, "contender": name, "forward_ms": fwd,
                             "forward_backward_ms": both, "backward_ms": max(both - fwd, 0.0),
                             "forward_gflops": flops / fwd / 1e6 if flops else None,
+                            "gemm_gflops": flops / gemm_ms / 1e6 if gemm_ms else None,
                             "batch": x_shape[0]})
 
-    rows = [["case", "contender", "fwd ms", "fwd+bwd ms", "fwd GFLOP/s", "fwd x numpy", "fwd+bwd x numpy", "fwd+bwd / torch"]]
+    rows = [["case", "contender", "fwd ms", "fwd+bwd ms", "fwd GFLOP/s", "GEMM GFLOP/s", "fwd / GEMM",
+             "fwd x numpy", "fwd+bwd x numpy", "fwd+bwd / torch"]]
     for r in results:
         ref = next((q for q in results if q["case"] == r["case"] and q["contender"] == "numpy"), None)
         torch_name = "torch-cuda" if r["contender"].startswith("cupy") else "torch-cpu"
@@ -136,31 +148,33 @@ def main(argv=None):
         r["time_vs_torch_forward_backward"] = r["forward_backward_ms"] / tref["forward_backward_ms"] if tref else None
         fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
         rows.append([r["case"], r["contender"], fmt(r["forward_ms"], ".2f"), fmt(r["forward_backward_ms"], ".2f"),
-                     fmt(r["forward_gflops"], ".1f"), fmt(r["speedup_vs_numpy_forward"], ".2f"),
-                     fmt(r["speedup_vs_numpy_forward_backward"], ".2f"), fmt(r["time_vs_torch_forward_backward"], ".2f")])
+                     fmt(r["forward_gflops"], ".1f"), fmt(r["gemm_gflops"], ".1f"),
+                     fmt(r["gemm_gflops"] and r["forward_gflops"] / r["gemm_gflops"], ".2f"),
+                     fmt(r["speedup_vs_numpy_forward"], ".2f"), fmt(r["speedup_vs_numpy_forward_backward"], ".2f"),
+                     fmt(r["time_vs_torch_forward_backward"], ".2f")])
     print()
     print_table(rows)
-    if gemm:
-        print(f"\nNumPy's float32 GEMM on the ResNet layer's forward product, (64, 576) @ (576, 131072): "
-              f"{gemm:.1f} GFLOP/s (the ceiling for an im2col convolution here)")
     suffix = "_quick" if args.quick else ""
     tag = "_gpu" if any(n.startswith("cupy") for n in names) else ""
     path = write_json(args.out / f"conv_kernels{tag}{suffix}.json",
                       {"command": "python benchmarks/conv_kernels.py " + " ".join(argv or sys.argv[1:]),
                        "machine": machine(), "kernels": kernels.status(),
-                       "numpy_gemm_gflops": gemm, "results": results})
+                       "results": results})
     print(f"\nwrote {path}")
     plot(results, args.out / f"conv_kernels{tag}{suffix}.png")
 
 
-def gemm_ceiling(repeat):
-    """GFLOP/s of the product at the heart of the ResNet layer's forward pass, measured alone."""
+def gemm_runner(x_shape, w_shape, padding):
+    """NumPy's float32 product (F, C*kh*kw) @ (C*kh*kw, N*OH*OW): the GEMM at the heart of an im2col
+    forward pass of this layer, on random data; the ceiling for the whole pass."""
     rng = np.random.default_rng(1)
-    a = rng.standard_normal((64, 576), dtype=np.float32)
-    b = rng.standard_normal((576, 128 * 32 * 32), dtype=np.float32)
-    out = np.empty((64, b.shape[1]), dtype=np.float32)
-    ms = time_call(lambda: np.matmul(a, b, out=out), "cpu", repeat)
-    return 2.0 * a.shape[0] * a.shape[1] * b.shape[1] / ms / 1e6
+    n, _, h, w = x_shape
+    f, c, kh, kw = w_shape
+    positions = n * (h + 2 * padding - kh + 1) * (w + 2 * padding - kw + 1)
+    a = rng.standard_normal((f, c * kh * kw), dtype=np.float32)
+    b = rng.standard_normal((c * kh * kw, positions), dtype=np.float32)
+    out = np.empty((f, positions), dtype=np.float32)
+    return lambda: np.matmul(a, b, out=out)
 
 
 def plot(results, path):
