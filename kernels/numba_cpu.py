@@ -11,7 +11,6 @@ machine pays the compile time. Only float32 and float64 arrays are accepted.
 """
 from __future__ import annotations
 
-
 import numba
 import numpy as np
 from numba import njit, prange

@@ -341,6 +341,12 @@ def evaluate(model, data: Iterable, loss: Callable = F.cross_entropy, device: st
 
 
 # ----- training -------------------------------------------------------------------------------
+def _diverged(what: str, epoch: int, batch: int, optimizer) -> str:
+    """fit's stop message when the outputs or the loss are no longer finite numbers."""
+    return (f"{what} at epoch {epoch}, batch {batch}: training diverged; try a smaller learning rate "
+            f"than {optimizer.param_groups[0]['lr']:g}")
+
+
 def _train_epoch(model, optimizer, data, loss, device, bar, state, epoch):
     """One pass over data; returns (mean loss per sample, accuracy or None, stop message)."""
     model.train()
@@ -348,15 +354,14 @@ def _train_epoch(model, optimizer, data, loss, device, bar, state, epoch):
     batches = len(data) if hasattr(data, "__len__") else "?"
     for i, (x, y) in enumerate(data, start=1):
         x, y = _to_tensors(x, y, device, "fit")
-        advice = f"training diverged; try a smaller learning rate than {optimizer.param_groups[0]['lr']:g}"
         try:
             if not _finite(x):
                 raise ValueError(f"fit: the training inputs hold NaN or infinite values (shape {x.shape})")
             optimizer.zero_grad()
             out = model(x)
             if not _finite(out):        # weights blown up: the loss would only refuse its input
-                return total_loss / max(seen, 1), None, (
-                    f"the model's outputs became NaN or infinite at epoch {epoch}, batch {i}: {advice}")
+                return total_loss / max(seen, 1), None, _diverged(
+                    "the model's outputs became NaN or infinite", epoch, i, optimizer)
             value = loss(out, y)
             value.backward()
             optimizer.step()
@@ -367,8 +372,8 @@ def _train_epoch(model, optimizer, data, loss, device, bar, state, epoch):
         value = float(value.item())
         state.history.iteration_loss.append(value)
         if not math.isfinite(value):
-            return total_loss / max(seen, 1), None, (
-                f"the training loss became {value} at epoch {epoch}, batch {i}: {advice}")
+            return total_loss / max(seen, 1), None, _diverged(
+                f"the training loss became {value}", epoch, i, optimizer)
         n = len(y)
         total_loss += value * n
         seen += n
