@@ -10,9 +10,10 @@ adapt inputs to the source network.
     opt = minidl.optim.SGD(param_groups(model, base_lr=0.01), lr=0.01, momentum=0.9)
 """
 from .adapt import GrayToRGBAdapter, adapt_images
-from .features import LogisticRegression, extract_features, sklearn_logistic_regression
+from .features import extract_features
 from .finetune import copy_weights, param_groups
 from .freeze import freeze, replace_head, select, stage_names, trainable_summary, unfreeze
+from .linear_probe import LogisticRegression, sklearn_logistic_regression
 
 __all__ = ["GrayToRGBAdapter", "LogisticRegression", "adapt_images", "copy_weights",
            "extract_features", "freeze", "param_groups", "replace_head", "select",
