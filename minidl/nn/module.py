@@ -3,10 +3,13 @@
 A Module owns Parameters (learned), buffers (arrays it keeps but does not learn, like
 BatchNorm's running statistics) and sub-Modules, all registered simply by assigning them as
 attributes. From that registry it derives everything else: ``parameters()``, ``state_dict()``,
-``train()``/``eval()``, moving to a device, and a readable ``repr`` and ``summary``.
+``train()``/``eval()``, moving to a device, and a readable ``repr`` and ``summary``. Hooks
+(minidl.nn.hooks) let code watch or change a layer's inputs, outputs and gradients without
+touching its ``forward``.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from typing import Iterator
@@ -15,10 +18,11 @@ import numpy as np
 
 from .. import backend
 from ..backend import get_array_module
-from ..tensor import ShapeError, Tensor, no_grad
+from ..tensor import ShapeError, Tensor, is_grad_enabled, no_grad
+from .hooks import BackwardHook, RemovableHandle, add_hook
 from .parameter import Parameter
 
-_calls = threading.local()   # depth of nested Module calls, and the summary recorder if any
+_calls = threading.local()   # depth of nested Module calls: the outermost one locates a ShapeError
 
 
 class Module:
@@ -29,6 +33,9 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
 
     # ----- registration -----------------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -207,7 +214,21 @@ class Module:
         depth = getattr(_calls, "depth", 0)
         _calls.depth = depth + 1
         try:
+            for hook in tuple(self._forward_pre_hooks.values()):
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+            backward = None
+            if self._backward_hooks and is_grad_enabled():
+                backward = BackwardHook(self, self._backward_hooks.values())
+                args = backward.setup_input_hook(args)
             out = self.forward(*args, **kwargs)
+            for hook in tuple(self._forward_hooks.values()):
+                result = hook(self, args, out)
+                if result is not None:
+                    out = result
+            if backward is not None:
+                out = backward.setup_output_hook(out)
         except ShapeError as err:
             if err.module is None:          # the innermost module that saw it claims it
                 err.module, err.where = self, type(self).__name__
@@ -217,10 +238,24 @@ class Module:
             raise
         finally:
             _calls.depth = depth
-        recorder = getattr(_calls, "recorder", None)
-        if recorder is not None:
-            recorder.append((self, out))
         return out
+
+    # ----- hooks (minidl.nn.hooks) ------------------------------------------------------------
+    def register_forward_pre_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before each forward; a value it returns (a tuple, or one
+        input) replaces the positional inputs."""
+        return add_hook(self._forward_pre_hooks, hook, "forward_pre")
+
+    def register_forward_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after each forward; a value it returns replaces
+        the output."""
+        return add_hook(self._forward_hooks, hook, "forward")
+
+    def register_full_backward_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` in the backward pass: grad_output holds
+        dL/d(each output tensor), grad_input dL/d(each tensor input), None where no gradient
+        flows; a tuple it returns replaces grad_input, so earlier layers get that instead."""
+        return add_hook(self._backward_hooks, hook, "full_backward")
 
     # ----- display ----------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -240,23 +275,28 @@ class Module:
         """A table of every layer's output shape and parameter count for one forward pass of
         zeros of ``input_shape`` (batch axis included), with the totals. Returns the text."""
         names = {id(m): n for n, m in self.named_modules()}
-        _calls.recorder = records = []
+        layers = {id(m): m for m in self.modules() if m is not self and not m._modules}
+        records = []                        # (layer, output) in the order the layers ran
+
+        def record(module, inputs, output):
+            records.append((module, output))
+
         was_training = self.training
         self.eval()
-        try:
-            with no_grad():
-                device = next((p.device for p in self.parameters()), "cpu")
-                self(Tensor(backend.to_device(np.zeros(input_shape, dtype=dtype), device)))
-        finally:
-            _calls.recorder = None
-            self.train(was_training)
+        with contextlib.ExitStack() as hooks:
+            for layer in layers.values():
+                hooks.enter_context(layer.register_forward_hook(record))
+            try:
+                with no_grad():
+                    device = next((p.device for p in self.parameters()), "cpu")
+                    self(Tensor(backend.to_device(np.zeros(input_shape, dtype=dtype), device)))
+            finally:
+                self.train(was_training)
         rows = [("layer", "type", "output shape", "params")]
-        for module, out in records:
-            if module is self or module._modules:
-                continue                    # containers: their children are listed instead
+        for module, out in records:         # containers: their children are listed instead
             own = sum(p.size for p in module._parameters.values())
             shape = tuple(out.shape) if hasattr(out, "shape") else "-"
-            rows.append((names.get(id(module), "?"), type(module).__name__, str(shape), f"{own:,}"))
+            rows.append((names[id(module)], type(module).__name__, str(shape), f"{own:,}"))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         fmt = "  ".join(f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}" for i, w in enumerate(widths))
         text = [fmt.format(*rows[0]), "-" * (sum(widths) + 6)] + [fmt.format(*r) for r in rows[1:]]
