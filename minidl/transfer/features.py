@@ -19,7 +19,7 @@ __all__ = ["extract_features"]
 
 
 class _Captured(Exception):
-    """Raised by the wrapped layer to stop the forward pass once its output is saved."""
+    """Raised by the forward hook of the last layer asked for, to stop the forward pass."""
 
 
 def _find(model, layer_name: str):
@@ -52,24 +52,19 @@ def extract_features(model, layer_name, images, batch_size: int = 256, transform
     captured = {name: [] for name in names}
     seen = set()                                    # the layers that have output this batch
 
-    def capture(name, layer):
-        original = type(layer).forward
-
-        def forward_and_stop(*args, **kwargs):
-            out = original(layer, *args, **kwargs)
+    def capture(name):
+        def save_and_stop(layer, inputs, out):     # a forward hook
             captured[name].append(backend.to_device(out.data, "cpu"))
             seen.add(name)
             if len(seen) == len(names) and model not in layers.values():
                 raise _Captured
-            return out
-        return forward_and_stop
+        return save_and_stop
 
     was_training = model.training
     model.eval()
-    for name, layer in layers.items():
-        object.__setattr__(layer, "forward", capture(name, layer))
     bar = ProgressBar(-(-n // batch_size), desc or f"features {', '.join(n or 'output' for n in names)}",
                       disable=not progress)
+    hooks = [layer.register_forward_hook(capture(name)) for name, layer in layers.items()]
     try:
         with no_grad():
             for start in range(0, n, int(batch_size)):
@@ -88,8 +83,8 @@ def extract_features(model, layer_name, images, batch_size: int = 256, transform
                 bar.update(1)
     finally:
         bar.close()
-        for layer in layers.values():
-            layer.__dict__.pop("forward", None)
+        for hook in hooks:
+            hook.remove()
         model.train(was_training)
     if n == 0:
         raise ValueError("extract_features: no images given")

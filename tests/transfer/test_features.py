@@ -76,6 +76,26 @@ def test_only_the_prefix_runs_and_the_model_is_left_as_it_was():
     assert "forward" not in model.layer2[0].bn2.__dict__
     for k, v in model.named_buffers():           # eval mode: statistics untouched
         np.testing.assert_array_equal(v, stats[k], err_msg=k)
+    with no_grad():                              # its hook is gone: calling the layer returns again
+        assert model.layer2[0].bn2(Tensor(np.ones((1, 32, 2, 2), np.float32))).shape == (1, 32, 2, 2)
+
+
+def test_the_hooks_are_removed_when_a_batch_fails():
+    model = small_resnet()
+
+    def transform(batch):
+        if transform.calls == 1:
+            raise RuntimeError("a bad batch")
+        transform.calls += 1
+        return batch
+    transform.calls = 0
+
+    with pytest.raises(RuntimeError, match="a bad batch"):
+        extract_features(model, ["layer1", "layer2"], images(8), batch_size=4, transform=transform,
+                         progress=False)
+    assert model.training                        # its mode is restored
+    with no_grad():                              # a left-over hook would stop this at layer2
+        assert model(Tensor(images(2))).shape == (2, 10)
 
 
 def test_a_transform_is_applied_per_batch_and_unknown_layers_are_errors():
