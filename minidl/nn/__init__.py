@@ -1,5 +1,5 @@
 """Layers that own parameters, built on minidl.functional (PyTorch's torch.nn names)."""
-from . import init
+from . import hooks, init
 from .activation import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .container import Flatten, Identity, ModuleList, Sequential
 from .conv import Conv2d
@@ -14,4 +14,4 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
            "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear",
            "MSELoss", "MaxPool2d", "Module", "ModuleList", "Parameter", "ReLU", "Sequential",
-           "Sigmoid", "Softmax", "Tanh", "init"]
+           "Sigmoid", "Softmax", "Tanh", "hooks", "init"]

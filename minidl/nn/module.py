@@ -214,21 +214,10 @@ class Module:
         depth = getattr(_calls, "depth", 0)
         _calls.depth = depth + 1
         try:
-            for hook in tuple(self._forward_pre_hooks.values()):
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-            backward = None
-            if self._backward_hooks and is_grad_enabled():
-                backward = BackwardHook(self, self._backward_hooks.values())
-                args = backward.setup_input_hook(args)
-            out = self.forward(*args, **kwargs)
-            for hook in tuple(self._forward_hooks.values()):
-                result = hook(self, args, out)
-                if result is not None:
-                    out = result
-            if backward is not None:
-                out = backward.setup_output_hook(out)
+            if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks):
+                out = self.forward(*args, **kwargs)
+            else:
+                out = self._call_with_hooks(args, kwargs)
         except ShapeError as err:
             if err.module is None:          # the innermost module that saw it claims it
                 err.module, err.where = self, type(self).__name__
@@ -241,6 +230,23 @@ class Module:
         return out
 
     # ----- hooks (minidl.nn.hooks) ------------------------------------------------------------
+    def _call_with_hooks(self, args: tuple, kwargs: dict):
+        """Pre-hooks, the backward hooks' input side, forward, forward hooks, their output side."""
+        for hook in tuple(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        backward = None
+        if self._backward_hooks and is_grad_enabled():
+            backward = BackwardHook(self, self._backward_hooks.values())
+            args = backward.setup_input_hook(args)
+        out = self.forward(*args, **kwargs)
+        for hook in tuple(self._forward_hooks.values()):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        return out if backward is None else backward.setup_output_hook(out)
+
     def register_forward_pre_hook(self, hook) -> RemovableHandle:
         """Call ``hook(module, inputs)`` before each forward; a value it returns (a tuple, or one
         input) replaces the positional inputs."""

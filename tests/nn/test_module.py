@@ -86,6 +86,14 @@ def test_summary_lists_output_shapes_and_parameter_counts():
     assert "total parameters: 243 (trainable 243)" in text
 
 
+def test_a_failed_summary_leaves_the_model_as_it_was():
+    net = Net()
+    with pytest.raises(minidl.ShapeError, match=r"classifier \(Linear\): expected input \(N, 64\)"):
+        net.summary((1, 1, 10, 10))
+    assert all(m.training for m in net.modules())
+    assert not any(m._forward_hooks for m in net.modules())      # its recording hooks are gone
+
+
 def test_repr_shows_the_tree():
     text = repr(Net())
     assert "(features): Sequential(" in text and "(0): Conv2d(1, 4, kernel_size=(3, 3)" in text
