@@ -23,7 +23,8 @@ T = TypeVar("T")
 _BINARY_PREFIXES = ("", "Ki", "Mi", "Gi", "Ti")
 
 
-def _format_seconds(seconds: float) -> str:
+def format_seconds(seconds: float) -> str:
+    """Seconds as MM:SS, or H:MM:SS from an hour on (rounded to whole seconds): 75 -> '01:15'."""
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
@@ -92,11 +93,11 @@ class ProgressBar:
         if self.total:
             percent = 100.0 * self.count / self.total
             left = (self.total - self.count) / rate if rate > 0 else None
-            eta = _format_seconds(left) if left is not None else "?"
+            eta = format_seconds(left) if left is not None else "?"
             text = (f"{head}{percent:3.0f}% {amount}/{_format_amount(self.total, self.unit)} "
-                    f"[{_format_seconds(elapsed)}<{eta}, ")
+                    f"[{format_seconds(elapsed)}<{eta}, ")
         else:
-            text = f"{head}{amount} [{_format_seconds(elapsed)}, "
+            text = f"{head}{amount} [{format_seconds(elapsed)}, "
         text += f"{_format_amount(rate, 'B')}/s]" if self.unit == "B" else f"{rate:.1f}{self.unit}/s]"
         if self.postfix:
             text += " " + _format_postfix(self.postfix)

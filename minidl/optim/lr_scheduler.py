@@ -1,4 +1,5 @@
-"""Learning-rate schedules (PyTorch's ``torch.optim.lr_scheduler``), stepped once per epoch.
+"""Learning-rate schedules (PyTorch's ``torch.optim.lr_scheduler``), stepped per epoch or per
+iteration: a schedule only counts its step() calls.
 
     opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
     sched = StepLR(opt, step_size=30, gamma=0.1)
@@ -6,10 +7,17 @@
         train_one_epoch(model, opt)
         sched.step()
 
+    sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))   # per iteration:
+    for x, y in loader:                                            # step() after every
+        ...; opt.step(); sched.step()                              # optimizer step
+
+(minidl.train.fit does either: scheduler_interval="epoch" or "step".)
+
 A schedule scales each parameter group's own starting lr, which it records in the group as
 "initial_lr"; a transfer-learning setup with lr 1e-3 on the body and 1e-2 on the head keeps that
 10x ratio all along the schedule. Each epoch's lr is computed in closed form from "initial_lr",
-so setting group["lr"] by hand is overwritten at the next step().
+so setting group["lr"] by hand is overwritten at the next step(). ``last_epoch`` is PyTorch's
+name for the number of step() calls so far; below, "epoch" means one such step.
 """
 from __future__ import annotations
 
