@@ -29,6 +29,7 @@ from _timing import (RESULTS, contenders, machine, print_table, time_alternating
 
 from minidl import Tensor, kernels  # noqa: E402
 from minidl import functional as F  # noqa: E402
+from minidl.functional import conv_output_shape  # noqa: E402
 
 CASES = [
     # name, kind, input shape, weight shape (or pool kernel), padding
@@ -42,10 +43,8 @@ CASES = [
 
 
 def conv_flops(x_shape, w_shape, padding):
-    n, _, h, w = x_shape
-    f, c, kh, kw = w_shape
-    oh, ow = h + 2 * padding - kh + 1, w + 2 * padding - kw + 1
-    return 2.0 * n * f * oh * ow * c * kh * kw
+    n, f, oh, ow = conv_output_shape(x_shape, w_shape, padding=padding)
+    return 2.0 * n * f * oh * ow * w_shape[1] * w_shape[2] * w_shape[3]
 
 
 def minidl_runner(kind, x, w, padding, device, reference):
@@ -168,9 +167,9 @@ def gemm_runner(x_shape, w_shape, padding):
     """NumPy's float32 product (F, C*kh*kw) @ (C*kh*kw, N*OH*OW): the GEMM at the heart of an im2col
     forward pass of this layer, on random data; the ceiling for the whole pass."""
     rng = np.random.default_rng(1)
-    n, _, h, w = x_shape
-    f, c, kh, kw = w_shape
-    positions = n * (h + 2 * padding - kh + 1) * (w + 2 * padding - kw + 1)
+    n, f, oh, ow = conv_output_shape(x_shape, w_shape, padding=padding)
+    _, c, kh, kw = w_shape
+    positions = n * oh * ow
     a = rng.standard_normal((f, c * kh * kw), dtype=np.float32)
     b = rng.standard_normal((c * kh * kw, positions), dtype=np.float32)
     out = np.empty((f, positions), dtype=np.float32)

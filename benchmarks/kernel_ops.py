@@ -27,10 +27,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import RESULTS, machine, print_table, time_call, write_json  # noqa: E402
 
-from minidl import kernels  # noqa: E402
 from minidl.functional.activation import relu_backward, relu_forward  # noqa: E402
+from minidl.functional.conv import col2im, im2col  # noqa: E402
 from minidl.functional.norm import batch_norm_backward, batch_norm_forward_train  # noqa: E402
-from minidl.functional.windows import col2im, im2col, max_pool2d_backward, max_pool2d_forward  # noqa: E402
+from minidl.functional.pool import max_pool2d_backward, max_pool2d_forward  # noqa: E402
 
 CONVS = [  # name, input shape, kernel, padding
     ("lab conv1 5x5 @28", (128, 1, 28, 28), 5, 2),
@@ -45,19 +45,19 @@ def cases(rng):
     for name, shape, k, p in CONVS:
         x = rng.standard_normal(shape, dtype=np.float32)
         geometry = (k, k, (1, 1), (p, p), (1, 1))
-        cols = im2col(x, *geometry)
+        cols = im2col.reference(x, *geometry)
         yield "im2col", name, (x, *geometry)
         yield "col2im", name, (cols, shape, *geometry)
     for name, shape in MAPS:
         x = rng.standard_normal(shape, dtype=np.float32)
-        out, argmax = max_pool2d_forward(x, 2, 2, (2, 2), (0, 0))
+        out, argmax = max_pool2d_forward.reference(x, 2, 2, (2, 2), (0, 0))
         yield "max_pool2d_forward", name, (x, 2, 2, (2, 2), (0, 0))
         yield "max_pool2d_backward", name, (out, argmax, shape)
         yield "relu_forward", name, (x,)
-        yield "relu_backward", name, (x, relu_forward(x))
+        yield "relu_backward", name, (x, relu_forward.reference(x))
         c = shape[1]
         gamma, beta = np.ones(c, np.float32), np.zeros(c, np.float32)
-        _, _, _, xhat, inv_std = batch_norm_forward_train(x, gamma, beta, 1e-5)
+        _, _, _, xhat, inv_std = batch_norm_forward_train.reference(x, gamma, beta, 1e-5)
         yield "batch_norm_forward_train", name, (x, gamma, beta, 1e-5)
         yield "batch_norm_backward", name, (x, xhat, gamma, inv_std)
 
@@ -74,8 +74,8 @@ def bytes_moved(args, result) -> int:
     return sum(a.nbytes for a in (*args, *outs) if isinstance(a, np.ndarray))
 
 
-REFERENCES = {f.__name__: f for f in (im2col, col2im, max_pool2d_forward, max_pool2d_backward, relu_forward,
-                                      relu_backward, batch_norm_forward_train, batch_norm_backward)}
+OPS = {op.name: op for op in (im2col, col2im, max_pool2d_forward, max_pool2d_backward, relu_forward,
+                              relu_backward, batch_norm_forward_train, batch_norm_backward)}
 
 
 def main(argv=None) -> None:
@@ -85,11 +85,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     results = []
     for op, name, call_args in cases(np.random.default_rng(0)):
-        fast = kernels.get(op, "cpu")
-        if fast is None:
-            raise SystemExit(f"no Numba kernel for {op}: {kernels.status()['cpu']}")
+        reference, fast = OPS[op].reference, OPS[op].cpu
         print(f"[{op} {name}] ...", flush=True)
-        ref_ms = time_call(lambda: REFERENCES[op](*call_args), "cpu", args.repeat)
+        ref_ms = time_call(lambda: reference(*call_args), "cpu", args.repeat)
         fast_ms = time_call(lambda: fast(*call_args), "cpu", args.repeat)
         moved = bytes_moved(call_args, fast(*call_args))
         copy = copy_ms(moved, args.repeat)

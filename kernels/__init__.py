@@ -1,100 +1,139 @@
-"""The registry of fast kernels (installed as ``minidl.kernels``).
+"""Fast kernels, and the dispatch that picks one (installed as ``minidl.kernels``).
 
-minidl's readable NumPy code is the reference for every op. A fast path registers itself here
-under the op's name and a backend ("cpu" for Numba, "cuda" for CuPy), and the engine asks
+Every hot op of minidl is written once as plain NumPy/CuPy code, the lecture's algorithm, in
+``minidl.functional``. Decorating it with ``dispatch`` makes it an ``Op`` whose versions are
+attributes, one hop from the op:
 
-    impl = kernels.lookup("im2col", im2col, like=x)
+    from minidl.functional.conv import im2col
+    im2col.reference      # the plain code in minidl/functional/conv.py
+    im2col.cpu            # kernels/cpu/windows.py: Numba
+    im2col.cuda           # kernels/cuda/windows.py: a CUDA kernel through CuPy
 
-which returns the registered implementation for ``x``'s device, or the reference itself when
-there is none, when its backend failed to load, or when the reference is forced:
+``im2col(x, ...)`` runs the version for ``x``'s device (a CuPy array gets ``.cuda``, anything
+else ``.cpu``), or the reference where the op has no such version, or when it is forced:
 
-    with kernels.use_reference():      # for teaching and for tests
+    with kernels.use_reference():          # for teaching and for tests
         ...
-    MINIDL_KERNELS=reference python ...   # the same, for a whole run
+    MINIDL_KERNELS=reference python ...    # the same, for a whole run
 
-A fast kernel takes and returns the same arrays as its reference; tests check that they agree.
+A fast version takes and returns the same arrays as its reference; tests check that they agree.
+``NUMBA_DISABLE_JIT=1`` runs the Numba kernels as plain Python, to step through them.
+``with kernels.timing() as seconds:`` times every dispatched call inside the block.
 """
 from __future__ import annotations
 
 import contextlib
-import importlib
+import functools
 import os
 import threading
+import time
 from typing import Callable
 
-from ._checks import out_array  # noqa: F401  (the reference im2col checks its out= with it too)
+from ..backend import cupy_or_none, is_cupy_array
+from . import cpu, cuda
 
-_IMPLS: dict[tuple[str, str], Callable] = {}
-_BACKEND_MODULES = {"cpu": "minidl.kernels.numba_cpu", "cuda": "minidl.kernels.cupy_gpu"}
-_loaded: dict[str, str | None] = {}  # backend -> None if loaded, else the reason it is unavailable
 _state = threading.local()
+OPS: list["Op"] = []            # every Op made, in the order made (for status())
 
 
-def register(op: str, backend: str) -> Callable[[Callable], Callable]:
-    """Decorator: make ``fn`` the ``backend`` implementation of ``op``."""
-    if backend not in _BACKEND_MODULES:
-        raise ValueError(f"unknown backend {backend!r}: expected one of {sorted(_BACKEND_MODULES)}")
+class Op:
+    """One op and its versions: ``reference`` (plain NumPy/CuPy), ``cpu`` and ``cuda`` (or None)."""
 
-    def deco(fn: Callable) -> Callable:
-        _IMPLS[(op, backend)] = fn
-        return fn
+    def __init__(self, reference: Callable, cpu: Callable | None = None, cuda: Callable | None = None):
+        functools.update_wrapper(self, reference)
+        self.name = reference.__name__
+        self.reference, self.cpu, self.cuda = reference, cpu, cuda
+        OPS.append(self)
 
-    return deco
+    def version_for(self, like) -> Callable:
+        """The version that runs for arrays like ``like``."""
+        if reference_forced():
+            return self.reference
+        fast = self.cuda if is_cupy_array(like) else self.cpu
+        return fast or self.reference
+
+    def __call__(self, *args, **kwargs):
+        impl = self.version_for(args[0])
+        timer = getattr(_state, "timer", None)
+        return impl(*args, **kwargs) if timer is None else timer.call(self.name, impl, args, kwargs)
+
+    def __repr__(self) -> str:
+        versions = ", ".join(v for v in ("cpu", "cuda") if getattr(self, v) is not None)
+        return f"<op {self.name}: reference{', ' + versions if versions else ''}>"
 
 
-def _backend_of(array) -> str:
-    return "cuda" if type(array).__module__.split(".")[0] == "cupy" else "cpu"
-
-
-def _load(backend: str) -> str | None:
-    if backend not in _loaded:
-        try:
-            importlib.import_module(_BACKEND_MODULES[backend])
-            _loaded[backend] = None
-        except Exception as exc:  # numba or cupy missing or broken: fall back to the reference
-            _loaded[backend] = f"{type(exc).__name__}: {exc}"
-    return _loaded[backend]
+def dispatch(cpu: Callable | None = None, cuda: Callable | None = None) -> Callable[[Callable], Op]:
+    """Decorator: the function below is the reference; ``cpu`` and ``cuda`` its fast versions."""
+    return lambda reference: Op(reference, cpu=cpu, cuda=cuda)
 
 
 def reference_forced() -> bool:
     """True inside ``use_reference()`` or when MINIDL_KERNELS=reference."""
-    if getattr(_state, "force_reference", False):
-        return True
+    forced = getattr(_state, "force_reference", None)
+    if forced is not None:
+        return forced
     return os.environ.get("MINIDL_KERNELS", "").strip().lower() in {"reference", "numpy", "off"}
-
-
-def lookup(op: str, reference: Callable, like) -> Callable:
-    """The fast implementation of ``op`` for arrays like ``like``, else ``reference``."""
-    if reference_forced():
-        return reference
-    backend = _backend_of(like)
-    if _load(backend) is not None:
-        return reference
-    return _IMPLS.get((op, backend), reference)
-
-
-def get(op: str, backend: str) -> Callable | None:
-    """The registered implementation (loading its backend), or None; for tests and benchmarks."""
-    _load(backend)
-    return _IMPLS.get((op, backend))
-
-
-def status() -> dict[str, str]:
-    """For each backend: 'ok (ops...)' or why it is unavailable."""
-    out = {}
-    for backend in _BACKEND_MODULES:
-        reason = _load(backend)
-        ops = sorted(op for (op, b) in _IMPLS if b == backend)
-        out[backend] = f"unavailable ({reason})" if reason else f"ok ({', '.join(ops)})"
-    return out
 
 
 @contextlib.contextmanager
 def use_reference(enabled: bool = True):
-    """Force the plain NumPy/CuPy reference implementations inside the block."""
-    previous = getattr(_state, "force_reference", False)
+    """Run the plain reference of every op inside the block (``False``: the fast versions)."""
+    previous = getattr(_state, "force_reference", None)
     _state.force_reference = enabled
     try:
         yield
     finally:
         _state.force_reference = previous
+
+
+def status() -> dict[str, str]:
+    """For each backend: 'ok (ops...)' or why it is unavailable."""
+    out = {}
+    for backend, reason in (("cpu", cpu.UNAVAILABLE), ("cuda", cuda.UNAVAILABLE)):
+        ops = sorted(op.name for op in OPS if getattr(op, backend) is not None)
+        out[backend] = f"unavailable ({reason})" if reason else f"ok ({', '.join(ops)})"
+    return out
+
+
+class OpTimes(dict):
+    """{op name: seconds} of the dispatched calls in a ``timing()`` block; ``calls``: {op: count}.
+
+    An op's seconds leave out the dispatched ops it calls in turn, so the values add up to the
+    time spent in dispatched calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: dict[str, int] = {}
+        self._inner = [0.0]                 # time of nested calls, one entry per open call
+
+    def call(self, name, impl, args, kwargs):
+        gpu = is_cupy_array(args[0])
+        self._inner.append(0.0)
+        start = _now(gpu)
+        try:
+            return impl(*args, **kwargs)
+        finally:
+            elapsed = _now(gpu) - start
+            inner = self._inner.pop()
+            self._inner[-1] += elapsed
+            self[name] = self.get(name, 0.0) + elapsed - inner
+            self.calls[name] = self.calls.get(name, 0) + 1
+
+
+def _now(gpu: bool) -> float:
+    if gpu:
+        cupy_or_none().cuda.Device().synchronize()
+    return time.perf_counter()
+
+
+@contextlib.contextmanager
+def timing():
+    """Time every dispatched op inside the block: yields an ``OpTimes`` filled as it runs.
+
+    conv2d_forward's time leaves out the im2col it calls. GPU calls are synchronised."""
+    previous = getattr(_state, "timer", None)
+    _state.timer = times = OpTimes()
+    try:
+        yield times
+    finally:
+        _state.timer = previous

@@ -5,7 +5,7 @@ Lecture 002 convolves two 7x5 images of +-1 pixels (a hand-drawn "9" and a "6"-l
 map, and max-pools it to 4x2. This lesson recomputes those numbers:
   1. with plain Python loops over NumPy arrays (deliberately by hand, as the slides do),
   2. with im2col: every 3x3 window copied into a column, then ONE matrix product
-     (minidl.functional.windows.im2col, the routine minidl's conv2d is built on),
+     (minidl.functional.conv.im2col, the routine minidl's conv2d is built on),
   3. with minidl itself: F.conv2d, F.relu, F.max_pool2d,
 and compares them with the numbers printed on the slides, which are cut to two decimals
 (-5/9 = -0.555... is printed -0.55). Some printed cells do not follow from the printed input and
@@ -23,7 +23,9 @@ from _common import claim, section, start
 
 import minidl.functional as F
 from minidl import Tensor, nn
-from minidl.functional.windows import im2col, output_size
+from minidl.functional import by_definition
+from minidl.functional.conv import im2col
+from minidl.geometry import output_size
 
 lesson = start("05_convolution_by_hand", __doc__)
 
@@ -79,18 +81,14 @@ print("filter is symmetric, so flipped or not gives the same numbers.")
 
 
 def conv_loop(image, kernel):
-    kh, kw = kernel.shape
-    out = np.empty((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = np.sum(image[i:i + kh, j:j + kw] * kernel)   # one window, one dot product
-    return out
+    """One image, one filter: for every output pixel, one window times the filter, summed.
+    (minidl.functional.by_definition.conv2d, the definition as loops, on a batch of one.)"""
+    return by_definition.conv2d(image[None, None], kernel[None, None])[0, 0]
 
 
 def max_pool_loop(fmap, size, stride):
-    oh, ow = (fmap.shape[0] - size) // stride + 1, (fmap.shape[1] - size) // stride + 1
-    return np.array([[fmap[i * stride:i * stride + size, j * stride:j * stride + size].max()
-                      for j in range(ow)] for i in range(oh)])
+    """The largest value of every size x size window (by_definition.max_pool2d)."""
+    return by_definition.max_pool2d(fmap[None, None], size, stride)[0, 0]
 
 
 by_loop = []
@@ -108,7 +106,7 @@ claim(max_pool_loop(by_loop[0][1], 2, 2).shape == (2, 1),
 
 section("2. im2col: all windows as columns, then one matrix product")
 x = np.stack(DEMO_INPUTS)[:, None]                      # (N=2, C=1, H=7, W=5)
-cols = im2col(x, 3, 3)                                  # (9, 30): one column per window of the batch
+cols = im2col.reference(x, 3, 3)                        # (9, 30): one column per window of the batch
 print(f"im2col turns the two 7x5 images into one {cols.shape[0]}x{cols.shape[1]} matrix: row r holds "
       "pixel (r // 3, r % 3) of every 3x3 window; columns 0-14 are image 1's windows in output order,"
       " columns 15-29 image 2's.")

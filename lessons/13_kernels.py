@@ -11,10 +11,10 @@ the whole layer becomes ONE matrix product (GEMM): W (F, C*k*k) @ cols (C*k*k, N
 optimised BLAS library runs at full speed. The backward pass is the same trick in reverse: a
 GEMM, then "col2im" adds each column back into its window.
 
-The NumPy im2col in minidl.functional.windows is the readable reference. minidl.kernels holds
-faster versions behind a registry: Numba loops for the CPU (kernels/numba_cpu.py) and, when CuPy
-sees a CUDA GPU, the same code on the GPU. This lesson runs one convolution every way, checks
-that they all agree, and times them in the same run.
+The NumPy im2col in minidl.functional.conv is the readable reference; its faster versions are
+attributes of the op: im2col.cpu, Numba loops for the CPU (kernels/cpu/windows.py), and
+im2col.cuda, a CUDA kernel (kernels/cuda/windows.py) for when CuPy sees a GPU. This lesson
+runs one convolution every way, checks that they all agree, and times them in the same run.
 
 Run:  python lessons/13_kernels.py [--quick] [--out DIR]
 """
@@ -27,7 +27,8 @@ from _common import claim, section, start
 
 import minidl.functional as F
 from minidl import Tensor, backend, kernels
-from minidl.functional import windows
+from minidl.functional import by_definition
+from minidl.functional.conv import im2col
 
 lesson = start("13_kernels", __doc__)
 rng = lesson.rng
@@ -44,46 +45,18 @@ def best_time(fn, repeats):
     return min(times)
 
 
-def conv_loop(x, w, b, stride, padding):
-    """The formula above as nested Python loops over plain Python numbers (no NumPy inside)."""
-    n_img, c_in, h, wd = x.shape
-    f_out, _, kh, kw = w.shape
-    oh, ow = (h + 2 * padding - kh) // stride + 1, (wd + 2 * padding - kw) // stride + 1
-    xs, ws, bs = x.tolist(), w.tolist(), b.tolist()
-    y = [[[[0.0] * ow for _ in range(oh)] for _ in range(f_out)] for _ in range(n_img)]
-    for n in range(n_img):
-        for f in range(f_out):
-            for i in range(oh):
-                for j in range(ow):
-                    acc = bs[f]
-                    for c in range(c_in):
-                        for p in range(kh):
-                            r = i * stride + p - padding       # row in the unpadded image
-                            if r < 0 or r >= h:
-                                continue                        # a zero of the padding
-                            for q in range(kw):
-                                s = j * stride + q - padding
-                                if 0 <= s < wd:
-                                    acc += ws[f][c][p][q] * xs[n][c][r][s]
-                    y[n][f][i][j] = acc
-    return np.array(y, dtype=np.float32)
-
-
-def conv_im2col_gemm(x, w, b, stride, padding, im2col):
-    """im2col, then ONE matrix product for the whole batch, plus the bias."""
+def conv_im2col_gemm(x, w, b, stride, padding, unfold):
+    """im2col (the version ``unfold``), then ONE matrix product for the whole batch, plus the bias."""
     f_out, c_in, kh, kw = w.shape
-    cols = im2col(x, kh, kw, (stride, stride), (padding, padding), (1, 1))   # (C*k*k, N*OH*OW)
+    cols = unfold(x, kh, kw, (stride, stride), (padding, padding), (1, 1))   # (C*k*k, N*OH*OW)
     oh = (x.shape[2] + 2 * padding - kh) // stride + 1
     ow = (x.shape[3] + 2 * padding - kw) // stride + 1
     y = w.reshape(f_out, c_in * kh * kw) @ cols + b[:, None]               # (F, N*OH*OW)
     return y.reshape(f_out, x.shape[0], oh, ow).transpose(1, 0, 2, 3)
 
 
-numba_im2col = kernels.get("im2col", "cpu")
-print("kernel registry:", kernels.status())
-if numba_im2col is None:
-    print("Numba is not available here: the Numba rows fall back to the NumPy reference.")
-    numba_im2col = windows.im2col
+print("im2col's versions:", im2col)
+print("kernels:", kernels.status())
 
 section("1. The definition as a loop, against im2col + GEMM (a tiny layer)")
 tiny = dict(n=1, c=lesson.pick(4, 3), hw=lesson.pick(12, 8), f=lesson.pick(8, 4), k=3,
@@ -93,8 +66,8 @@ w_t = rng.standard_normal((tiny["f"], tiny["c"], tiny["k"], tiny["k"])).astype(n
 b_t = rng.standard_normal(tiny["f"]).astype(np.float32)
 macs_t = tiny["n"] * tiny["f"] * tiny["hw"] ** 2 * tiny["c"] * tiny["k"] ** 2
 print(f"x {x_t.shape}, w {w_t.shape}, stride 1, padding 1: {macs_t:,d} multiply-adds")
-y_loop = conv_loop(x_t, w_t, b_t, tiny["stride"], tiny["padding"])
-y_ref_t = conv_im2col_gemm(x_t, w_t, b_t, tiny["stride"], tiny["padding"], windows.im2col)
+y_loop = by_definition.conv2d(x_t, w_t, b_t, tiny["stride"], tiny["padding"])
+y_ref_t = conv_im2col_gemm(x_t, w_t, b_t, tiny["stride"], tiny["padding"], im2col.reference)
 y_lib_t = F.conv2d(Tensor(x_t), Tensor(w_t), Tensor(b_t), stride=1, padding=1).numpy()
 err = np.abs(y_loop - y_ref_t).max()
 print(f"largest difference loop vs im2col+GEMM: {err:.2e}")
@@ -103,15 +76,16 @@ claim(np.allclose(y_loop, y_ref_t, rtol=RTOL, atol=ATOL),
 claim(np.allclose(y_lib_t, y_ref_t, rtol=RTOL, atol=ATOL),
       "and so does minidl.functional.conv2d, the op the Conv2d layer calls")
 
-t_loop = best_time(lambda: conv_loop(x_t, w_t, b_t, 1, 1), lesson.pick(3, 1))
-t_gemm_t = best_time(lambda: conv_im2col_gemm(x_t, w_t, b_t, 1, 1, windows.im2col), 20)
+t_loop = best_time(lambda: by_definition.conv2d(x_t, w_t, b_t, 1, 1), lesson.pick(3, 1))
+t_gemm_t = best_time(lambda: conv_im2col_gemm(x_t, w_t, b_t, 1, 1, im2col.reference), 20)
 print(f"loop: {t_loop * 1e3:8.2f} ms   im2col + GEMM (NumPy reference): {t_gemm_t * 1e3:6.3f} ms   "
       f"-> im2col + GEMM is {t_loop / t_gemm_t:,.0f}x faster on the same layer")
-print("The loop pays the Python interpreter for every one of the multiply-adds; the GEMM runs")
-print("them all inside compiled BLAS code (on one thread here: lessons/_common.py pins BLAS to one).")
+print("The loop (minidl.functional.by_definition.conv2d) pays the Python interpreter for every")
+print("output value, one window's dot product at a time; the GEMM runs them all inside compiled")
+print("BLAS code (on one thread here: lessons/_common.py pins BLAS to one).")
 
 section("2. What im2col costs: memory")
-cols_t = windows.im2col(x_t, 3, 3, (1, 1), (1, 1), (1, 1))
+cols_t = im2col.reference(x_t, 3, 3, (1, 1), (1, 1), (1, 1))
 print(f"the image holds {x_t.size:,d} numbers; its column matrix {cols_t.shape} holds "
       f"{cols_t.size:,d}: each pixel is copied into up to k*k = 9 windows")
 claim(cols_t.shape == (tiny["c"] * 9, tiny["n"] * tiny["hw"] ** 2) and cols_t.size == 9 * x_t.size,
@@ -133,10 +107,10 @@ print(f"x {x.shape}, w {w.shape}, padding 2: {macs / 1e6:.1f} M multiply-adds fo
       "about twice that backward")
 
 t0 = time.perf_counter()
-cols_numba = numba_im2col(x, 5, 5, (1, 1), (2, 2), (1, 1))
+cols_numba = im2col.cpu(x, 5, 5, (1, 1), (2, 2), (1, 1))
 print(f"first Numba im2col call (compiles, or loads the cached machine code): "
       f"{(time.perf_counter() - t0) * 1e3:.0f} ms")
-cols_ref = windows.im2col(x, 5, 5, (1, 1), (2, 2), (1, 1))
+cols_ref = im2col.reference(x, 5, 5, (1, 1), (2, 2), (1, 1))
 claim(np.array_equal(cols_numba, cols_ref),
       "Numba's im2col gives exactly the reference's columns (it only copies numbers)")
 
@@ -162,15 +136,13 @@ claim(all(np.allclose(a, r, rtol=RTOL, atol=ATOL * max(1.0, float(np.abs(r).max(
 repeats = lesson.pick(5, 2)
 timings = {}
 timings["im2col: NumPy reference"] = best_time(
-    lambda: windows.im2col(x, 5, 5, (1, 1), (2, 2), (1, 1)), repeats)
+    lambda: im2col.reference(x, 5, 5, (1, 1), (2, 2), (1, 1)), repeats)
 threads = numba.get_num_threads()            # what the rest of this run uses
 cores = numba.config.NUMBA_NUM_THREADS       # the most Numba may use on this machine
 for n_threads in sorted({cores, 1}, reverse=True):
-    if numba_im2col is windows.im2col:       # no Numba: only the reference row
-        break
     numba.set_num_threads(n_threads)         # the same kernel, its prange loop on n threads
     timings[f"im2col: Numba, {n_threads} thread{'s' * (n_threads > 1)}"] = best_time(
-        lambda: numba_im2col(x, 5, 5, (1, 1), (2, 2), (1, 1)), repeats)
+        lambda: im2col.cpu(x, 5, 5, (1, 1), (2, 2), (1, 1)), repeats)
 numba.set_num_threads(threads)
 timings["forward GEMM alone"] = best_time(lambda: w.reshape(32, -1) @ cols_ref, repeats)
 with kernels.use_reference():

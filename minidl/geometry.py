@@ -33,6 +33,11 @@ def output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilat
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def window_slice(offset: int, stride: int, count: int) -> slice:
+    """Rows offset, offset + stride, ... (count of them): one kernel offset's share of every window."""
+    return slice(offset, offset + stride * (count - 1) + 1, stride)
+
+
 def window_geometry(fn, hw, kh, kw, stride, padding, dilation):
     """Validated (kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow) for an H x W input."""
     kh, kw = pair((kh, kw), "kernel size", fn, 1)

@@ -106,6 +106,10 @@ class Tensor:
     requires_grad whether backward() should compute dL/d(this)
     grad          after backward(): dL/d(this) as an ndarray of the same shape (leaves only,
                   unless retain_grad() was called)
+
+    Its operators and math methods (``a + b``, ``x @ w``, ``x.sum()``, ``x.relu()``, ``x.to()``)
+    are the ops of ``minidl.functional``, attached in ``functional/methods.py``: the ops are built
+    on Tensor, so Tensor cannot import them.
     """
 
     __array_priority__ = 1000  # so that ndarray * Tensor calls Tensor.__rmul__
@@ -185,29 +189,6 @@ class Tensor:
         self._retain_grad = True
         return self
 
-    def to(self, device: str) -> "Tensor":
-        """A copy on 'cpu' or 'cuda' that stays in the graph (gradients flow back across devices)."""
-        if device == self.device:
-            return self
-        from .functional.basic import to_device
-        return to_device(self, device)
-
-    def cpu(self) -> "Tensor":
-        return self.to("cpu")
-
-    def cuda(self) -> "Tensor":
-        return self.to("cuda")
-
-    def float(self) -> "Tensor":
-        return self.astype(np.float32)
-
-    def double(self) -> "Tensor":
-        return self.astype(np.float64)
-
-    def astype(self, dtype) -> "Tensor":
-        from .functional.basic import astype
-        return astype(self, dtype)
-
     # ----- the backward pass ------------------------------------------------------------------
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Compute dL/d(leaf) for every leaf that requires grad, L being this tensor.
@@ -254,50 +235,11 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
-    # ----- operators (the math lives in minidl.functional) -------------------------------------
-    def __add__(self, other): return _ops.add(self, other)
-    def __radd__(self, other): return _ops.add(other, self)
-    def __sub__(self, other): return _ops.sub(self, other)
-    def __rsub__(self, other): return _ops.sub(other, self)
-    def __mul__(self, other): return _ops.mul(self, other)
-    def __rmul__(self, other): return _ops.mul(other, self)
-    def __truediv__(self, other): return _ops.div(self, other)
-    def __rtruediv__(self, other): return _ops.div(other, self)
-    def __neg__(self): return _ops.neg(self)
-    def __pow__(self, exponent): return _ops.pow(self, exponent)
-    def __matmul__(self, other): return _ops.matmul(self, other)
-    def __rmatmul__(self, other): return _ops.matmul(other, self)
-    def __getitem__(self, index): return _ops.getitem(self, index)
-    def __abs__(self): return _ops.abs(self)
-
     # comparisons give plain boolean Tensors (no gradient)
     def __lt__(self, other): return Tensor(self.data < _raw(other))
     def __le__(self, other): return Tensor(self.data <= _raw(other))
     def __gt__(self, other): return Tensor(self.data > _raw(other))
     def __ge__(self, other): return Tensor(self.data >= _raw(other))
-
-    def exp(self): return _ops.exp(self)
-    def log(self): return _ops.log(self)
-    def sqrt(self): return _ops.sqrt(self)
-    def abs(self): return _ops.abs(self)
-    def clip(self, lo=None, hi=None): return _ops.clip(self, lo, hi)
-    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
-    def var(self, axis=None, keepdims=False, correction=1): return _ops.var(self, axis, keepdims, correction)
-    def argmax(self, axis=None): return Tensor(self.data.argmax(axis=axis))
-    def reshape(self, *shape): return _ops.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
-    def view(self, *shape): return self.reshape(*shape)
-    def flatten(self, start_dim=0, end_dim=-1): return _ops.flatten(self, start_dim, end_dim)
-    def permute(self, *axes): return _ops.permute(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes)
-    def transpose(self, dim0=None, dim1=None): return _ops.transpose(self, dim0, dim1)
-    @property
-    def T(self): return _ops.permute(self, tuple(reversed(range(self.ndim))))
-    def relu(self): return _act.relu(self)
-    def sigmoid(self): return _act.sigmoid(self)
-    def tanh(self): return _act.tanh(self)
-    def softmax(self, axis=-1): return _act.softmax(self, axis)
-    def log_softmax(self, axis=-1): return _act.log_softmax(self, axis)
 
 
 def _raw(x):
@@ -392,9 +334,3 @@ def _check_same_device(op: str, tensors) -> None:
         shown = ", ".join(f"{t.device} {t.shape}" for t in tensors)
         raise RuntimeError(f"{op}: inputs are on different devices ({shown}); "
                            f"move them with .to('cpu') or .to('cuda') first")
-
-
-# The operator methods above call into minidl.functional, which itself builds on Tensor and
-# Function; importing it here, after both exist, keeps that cycle harmless.
-from .functional import basic as _ops  # noqa: E402
-from .functional import activation as _act  # noqa: E402

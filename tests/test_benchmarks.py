@@ -4,31 +4,11 @@ from pathlib import Path
 
 import numpy as np
 
-from minidl import Tensor, kernels
-from minidl import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from _timing import time_alternating  # noqa: E402
 from conv_kernels import gemm_runner  # noqa: E402
 from kernel_ops import bytes_moved  # noqa: E402
-from train_step import registry_times  # noqa: E402
-
-
-def conv_relu_input_grad():
-    x = Tensor(np.random.default_rng(0).standard_normal((2, 3, 6, 6)), requires_grad=True)
-    w = Tensor(np.random.default_rng(1).standard_normal((4, 3, 3, 3)), requires_grad=True)
-    F.relu(F.conv2d(x, w, None, 1, 1)).sum().backward()
-    return x.grad
-
-
-def test_registry_times_counts_each_op_a_convolution_calls_and_changes_nothing():
-    lookup = kernels.lookup
-    with registry_times() as totals:
-        timed = conv_relu_input_grad()
-    assert kernels.lookup is lookup
-    assert set(totals) == {"im2col", "col2im", "relu_forward", "relu_backward"}
-    assert all(t > 0 for t in totals.values())
-    np.testing.assert_array_equal(timed, conv_relu_input_grad())
 
 
 def test_bytes_moved_counts_array_arguments_and_every_result():

@@ -14,7 +14,7 @@ import pytest
 import minidl
 from minidl import Tensor, nn, optim
 from minidl import functional as F
-from minidl.functional.windows import output_size
+from minidl.geometry import output_size
 
 LOOPY_FILTER = np.full((3, 3), 1 / 9)
 LOOPY_FILTER[1, 1] = -1 / 9

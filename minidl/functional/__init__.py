@@ -2,8 +2,9 @@
 
 One file per family, each op's forward beside its backward:
 basic (arithmetic, reductions, shapes, matmul, linear) · activation · conv · pool · norm ·
-dropout · loss · windows (the raw im2col/col2im/max-pool routines underneath conv and pool).
+dropout · loss; ``methods`` attaches the ops to Tensor as its operators and methods.
 """
+from . import methods  # noqa: F401  gives Tensor its operators (a + b, x.sum(), ...)
 from .activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .basic import (abs, add, cat, clip, concatenate, div, exp, flatten, linear, log, matmul, max,
                     maximum, mean, mul, neg, pad, permute, pow, reshape, sqrt, stack, sub, sum,

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from .. import kernels
 from ..backend import get_array_module
+from ..kernels import cpu
 from ..tensor import Function
 
 
+@kernels.dispatch(cpu=cpu.relu_forward)
 def relu_forward(x):
     """Reference: max(0, x)."""
     return get_array_module(x).maximum(x, 0)
 
 
+@kernels.dispatch(cpu=cpu.relu_backward)
 def relu_backward(dy, y):
     """Reference: the gradient passes where the output was positive."""
     return dy * (y > 0)
@@ -23,11 +26,11 @@ def relu_backward(dy, y):
 
 class ReLU(Function):
     def forward(self, x):
-        self.y = kernels.lookup("relu_forward", relu_forward, like=x)(x)
+        self.y = relu_forward(x)
         return self.y
 
     def backward(self, g):          # dReLU/dx = 1 if x > 0 else 0
-        return (kernels.lookup("relu_backward", relu_backward, like=g)(g, self.y),)
+        return (relu_backward(g, self.y),)
 
 
 class LeakyReLU(Function):

@@ -1,6 +1,9 @@
 """2-D convolution by im2col and one matrix product.
 
-Forward, with the columns of the whole batch side by side (windows.im2col):
+im2col copies every kh x kw window of an (N, C, H, W) batch into a column, so that a convolution
+becomes ONE matrix product (CS231n's trick); col2im, its adjoint, sums columns back into the image.
+
+Forward, with the columns of the whole batch side by side:
     cols = im2col(x)                           (C*kh*kw, N*OH*OW)   one column per receptive field
     y    = W.reshape(F, C*kh*kw) @ cols + b    (F, N*OH*OW) -> (N, F, OH, OW)
 Backward, with G = dL/dy laid out the same way, (F, N*OH*OW):
@@ -8,32 +11,74 @@ Backward, with G = dL/dy laid out the same way, (F, N*OH*OW):
     dL/db = sum of G over the batch and positions
     dL/dx = col2im(W^T @ G)                    (scatter each column back to its window)
 With groups g, the channels split into g independent convolutions side by side.
+
+im2col, col2im and conv2d_forward are dispatched ops (``minidl.kernels``): the code below is their
+plain reference, and ``im2col.cpu`` / ``im2col.cuda`` are the fast kernels, tested equal to it.
 """
 from __future__ import annotations
 
 from .. import kernels
-from ..backend import device_of, get_array_module
+from ..backend import get_array_module
+from ..geometry import out_array, output_size, pair, window_slice
+from ..kernels import cpu, cuda
+from ..kernels.blocked_conv import matmul_groups
 from ..tensor import Function, ShapeError
-from .windows import col2im, im2col, output_size
 
 
-def _pair(v, name):
-    pair = (v, v) if isinstance(v, int) else tuple(v)
-    if len(pair) != 2 or any(int(p) != p for p in pair):
-        raise ValueError(f"conv2d: {name} must be an int or a pair of ints, got {v!r}")
-    return tuple(int(p) for p in pair)
+@kernels.dispatch(cpu=cpu.im2col, cuda=cuda.im2col)
+def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
+    """(N, C, H, W) -> columns (C*kh*kw, N*OH*OW), one column per window of the whole batch.
+
+    Row r = (c*kh + i)*kw + j holds input channel c at kernel offset (i, j); column n*OH*OW + p
+    is image n's window at output position p (Caffe's layout). ``out``: an array to write the
+    columns into. The loop runs over the kh*kw kernel offsets only, never over pixels.
+    """
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    oh, ow = output_size(h, kh, sh, ph, dh), output_size(w, kw, sw, pw, dw)
+    xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+    xpad = xpad.transpose(1, 0, 2, 3)                 # (C, N, H, W): channel first, like the rows
+    out = out_array(out, (c * kh * kw, n * oh * ow), x.dtype, "im2col", xp)
+    cols = out.reshape(c, kh, kw, n, oh, ow)           # a view: writing it fills out
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = xpad[:, :, window_slice(i * dh, sh, oh), window_slice(j * dw, sw, ow)]
+    return out
 
 
-# When the columns need not be kept (no dL/dW wanted: inference, frozen weights), they are built a
-# block of images at a time: a block of this many bytes is still in the cache when the product
-# reads it back, and memory stays bounded. When dL/dW is wanted the whole batch is one block.
-_BLOCK_BYTES = {"cpu": 4 << 20, "cuda": 1 << 30}
+@kernels.dispatch(cpu=cpu.col2im, cuda=cuda.col2im)
+def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Columns (C*kh*kw, N*OH*OW) -> image (N, C, H, W), summing where windows overlap.
+
+    This is the adjoint of im2col: <im2col(x), cols> == <x, col2im(cols)> for all x and cols.
+    """
+    xp = get_array_module(cols)
+    n, c, h, w = x_shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    oh, ow = output_size(h, kh, sh, ph, dh), output_size(w, kw, sw, pw, dw)
+    cols = cols.reshape(c, kh, kw, n, oh, ow)
+    dx = xp.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dx[:, :, window_slice(i * dh, sh, oh), window_slice(j * dw, sw, ow)] += cols[:, i, j]
+    return xp.ascontiguousarray(dx.transpose(1, 0, 2, 3)[:, :, ph:ph + h, pw:pw + w])
 
 
-def _per_group(a, b):
-    """a[k] @ b[k] for each group k. With one group, a 2-D product: BLAS and cuBLAS then read a
-    transposed view in place, where a batched product may first copy it."""
-    return (a[0] @ b[0])[None] if a.shape[0] == 1 else a @ b
+@kernels.dispatch(cpu=cpu.conv2d_forward, cuda=cuda.conv2d_forward)
+def conv2d_forward(x, w, b, stride, padding, dilation, groups, keep_cols=True):
+    """x (N, C, H, W), w (F, C/g, kh, kw), b (F,) or None -> (y (N, F, OH, OW), cols), with cols
+    (g, C/g*kh*kw, N*OH*OW) for dL/dW (None when ``keep_cols`` is False)."""
+    n = x.shape[0]
+    f, cg, kh, kw = w.shape
+    cols = im2col(x, kh, kw, stride, padding, dilation).reshape(groups, cg * kh * kw, -1)
+    y = matmul_groups(w.reshape(groups, f // groups, -1), cols)      # (g, F/g, N*OH*OW)
+    y = y.reshape(f, n, -1).transpose(1, 0, 2)                         # (N, F, OH*OW)
+    oh = output_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
+    y = y.reshape(n, f, oh, -1)                                        # a copy, C-contiguous
+    if b is not None:
+        y += b.reshape(1, f, 1, 1)
+    return y, (cols if keep_cols else None)
 
 
 class Conv2d(Function):
@@ -43,38 +88,11 @@ class Conv2d(Function):
     """
 
     def forward(self, x, w, b, stride, padding, dilation, groups):
-        xp = get_array_module(x)
-        n, c, h, wd = x.shape
         f, cg, kh, kw = w.shape
         self.x_shape, self.geometry, self.groups = x.shape, (kh, kw, stride, padding, dilation), groups
-        oh, ow = (output_size(h, kh, stride[0], padding[0], dilation[0]),
-                  output_size(wd, kw, stride[1], padding[1], dilation[1]))
-        if oh < 1 or ow < 1:
-            raise ShapeError("conv2d", f"an input of at least the dilated kernel's size "
-                             f"({dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}) after padding",
-                             f"{h}x{wd} with padding {padding}")
-        unfold = kernels.lookup("im2col", im2col, like=x)
         self.w = w.reshape(groups, f // groups, cg * kh * kw)     # one (F/g, C/g*kh*kw) matrix a group
-        rows, positions = c * kh * kw, oh * ow
-        y = xp.empty((n, groups, f // groups, positions), dtype=x.dtype)
-        keep = self.needs_input_grad[1]
-        step = n if keep else max(1, _BLOCK_BYTES[device_of(x)] // (rows * positions * x.itemsize))
-        block = None if keep else xp.empty(rows * min(step, n) * positions, dtype=x.dtype)  # reused
-        for i in range(0, n, step):
-            m = min(step, n - i)
-            out = None if keep else block[:rows * m * positions].reshape(rows, m * positions)
-            cols = unfold(x[i:i + m], kh, kw, stride, padding, dilation, out=out)
-            cols = cols.reshape(groups, cg * kh * kw, m * positions)
-            if m == 1:                          # one image: its products land in y[i] directly
-                for k in range(groups):             # 2-D products: BLAS writes into out in place
-                    xp.matmul(self.w[k], cols[k], out=y[i, k])
-            else:                               # (g, F/g, m*OH*OW) -> (m, g, F/g, OH*OW)
-                y[i:i + m] = _per_group(self.w, cols).reshape(groups, f // groups, m, positions).transpose(2, 0, 1, 3)
-        if keep:
-            self.cols = cols
-        y = y.reshape(n, f, oh, ow)
-        if b is not None:
-            y += b.reshape(1, f, 1, 1)
+        y, self.cols = conv2d_forward(x, w, b, stride, padding, dilation, groups,
+                                      keep_cols=self.needs_input_grad[1])
         return y
 
     def backward(self, g):
@@ -83,15 +101,19 @@ class Conv2d(Function):
         # G as (groups, F/g, N*OH*OW), the columns' layout
         g = xp.ascontiguousarray(g.reshape(n, f, oh * ow).swapaxes(0, 1)).reshape(self.groups, f // self.groups, -1)
         dx = dw = db = None
-        if self.needs_input_grad[0]:
-            w_t = xp.ascontiguousarray(self.w.swapaxes(-1, -2))   # small; BLAS prefers it
-            dcols = _per_group(w_t, g).reshape(-1, n * oh * ow)
-            dx = kernels.lookup("col2im", col2im, like=dcols)(dcols, self.x_shape, *self.geometry)
-        if self.needs_input_grad[1]:
-            dw = _per_group(g, self.cols.swapaxes(-1, -2)).reshape(f, -1, *self.geometry[:2])
-        if self.needs_input_grad[2]:
+        if self.needs_input_grad[0]:        # dL/dx = col2im(W^T G)
+            dcols = matmul_groups(xp.ascontiguousarray(self.w.swapaxes(-1, -2)), g)
+            dx = col2im(dcols.reshape(-1, n * oh * ow), self.x_shape, *self.geometry)
+        if self.needs_input_grad[1]:        # dL/dW = G cols^T
+            dw = matmul_groups(g, self.cols.swapaxes(-1, -2)).reshape(f, -1, *self.geometry[:2])
+        if self.needs_input_grad[2]:        # dL/db = sum of G
             db = g.sum(axis=2).reshape(f)
         return dx, dw, db
+
+
+def conv_geometry(stride, padding, dilation, fn="conv2d"):
+    """stride, padding and dilation as pairs, checked (stride, dilation >= 1; padding >= 0)."""
+    return pair(stride, "stride", fn, 1), pair(padding, "padding", fn, 0), pair(dilation, "dilation", fn, 1)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -100,7 +122,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x (N, C, H, W), weight (F, C/groups, kh, kw), bias (F,) or None -> (N, F, OH, OW), with
     OH = (H + 2 padding - dilation (kh - 1) - 1) // stride + 1.
     """
-    stride, padding, dilation = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
+    stride, padding, dilation = conv_geometry(stride, padding, dilation)
     if x.ndim != 4:
         raise ShapeError("conv2d", "input (N, C, H, W)", tuple(x.shape))
     if weight.ndim != 4:
@@ -111,15 +133,18 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                          f"(weight {tuple(weight.shape)}, groups={groups})", tuple(x.shape))
     if bias is not None and tuple(bias.shape) != (f,):
         raise ShapeError("conv2d", f"bias ({f},)", tuple(bias.shape))
-    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ValueError(f"conv2d: stride and dilation must be >= 1 and padding >= 0, "
-                         f"got stride={stride}, padding={padding}, dilation={dilation}")
+    _, _, oh, ow = conv_output_shape(x.shape, weight.shape, stride, padding, dilation)
+    if oh < 1 or ow < 1:
+        kh, kw = weight.shape[2:]
+        raise ShapeError("conv2d", f"an input of at least the dilated kernel's size "
+                         f"({dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}) after padding",
+                         f"{x.shape[2]}x{x.shape[3]} with padding {padding}")
     return Conv2d.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
 def conv_output_shape(x_shape, weight_shape, stride=1, padding=0, dilation=1):
     """(N, C, H, W) and (F, C, kh, kw) -> (N, F, OH, OW), the lecture's output-size arithmetic."""
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
+    (sh, sw), (ph, pw), (dh, dw) = conv_geometry(stride, padding, dilation, "conv_output_shape")
     n, _, h, w = x_shape
     f, _, kh, kw = weight_shape
     return n, f, output_size(h, kh, sh, ph, dh), output_size(w, kw, sw, pw, dw)

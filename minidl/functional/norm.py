@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .. import kernels
 from ..backend import get_array_module
+from ..kernels import cpu
 from ..tensor import Function, ShapeError
 
 
@@ -25,6 +26,7 @@ def _per_channel(v, ndim):
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+@kernels.dispatch(cpu=cpu.batch_norm_forward_train)
 def batch_norm_forward_train(x, gamma, beta, eps):
     """Reference: (y, mean (C,), biased var (C,), xhat, inv_std (C,))."""
     xp = get_array_module(x)
@@ -37,6 +39,7 @@ def batch_norm_forward_train(x, gamma, beta, eps):
     return y, mu, var, xhat, inv_std
 
 
+@kernels.dispatch(cpu=cpu.batch_norm_backward)
 def batch_norm_backward(dy, xhat, gamma, inv_std):
     """Reference: (dx, dgamma, dbeta) for the training-mode forward.
 
@@ -65,8 +68,7 @@ class BatchNorm(Function):
         beta = xp.zeros(c, dtype=x.dtype) if beta is None else beta
         self.training = training
         if training:
-            impl = kernels.lookup("batch_norm_forward_train", batch_norm_forward_train, like=x)
-            y, mu, var, self.xhat, self.inv_std = impl(x, self.gamma, beta, eps)
+            y, mu, var, self.xhat, self.inv_std = batch_norm_forward_train(x, self.gamma, beta, eps)
             if running_mean is not None:
                 m = x.size // c
                 running_mean *= 1 - momentum
@@ -80,8 +82,7 @@ class BatchNorm(Function):
 
     def backward(self, g):
         if self.training:
-            impl = kernels.lookup("batch_norm_backward", batch_norm_backward, like=g)
-            dx, dgamma, dbeta = impl(g, self.xhat, self.gamma, self.inv_std)
+            dx, dgamma, dbeta = batch_norm_backward(g, self.xhat, self.gamma, self.inv_std)
         else:                       # mu and var are constants: y is affine in x
             axes = _axes(g)
             dx = g * _per_channel(self.gamma * self.inv_std, g.ndim)

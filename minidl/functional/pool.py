@@ -9,24 +9,59 @@ from __future__ import annotations
 
 from .. import kernels
 from ..backend import get_array_module
+from ..geometry import output_size, pair, window_slice
+from ..kernels import cpu, cuda
 from ..tensor import Function, ShapeError
 from .basic import mean
-from .conv import _pair
-from .windows import col2im, im2col, max_pool2d_backward, max_pool2d_forward
+from .conv import col2im, im2col
+
+
+@kernels.dispatch(cpu=cpu.max_pool2d_forward, cuda=cuda.max_pool2d_forward)
+def max_pool2d_forward(x, kh, kw, stride, padding):
+    """(N, C, H, W) -> (out (N, C, OH, OW), argmax (N, C, OH, OW) int64).
+
+    ``argmax`` is the flat index (row * W + col) into the unpadded H x W plane of the input
+    that won its window; the first maximum in row-major window order wins a tie. Padding
+    counts as -inf, so it never wins (padding <= kernel // 2 keeps a real value in each window).
+    """
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw) = stride, padding
+    oh, ow = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
+    xpad = x
+    if ph or pw:
+        xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-xp.inf)
+    windows = xp.empty((kh * kw, n, c, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            windows[i * kw + j] = xpad[:, :, window_slice(i, sh, oh), window_slice(j, sw, ow)]
+    k = windows.argmax(axis=0)                      # which kernel offset won, (N, C, OH, OW)
+    out = xp.take_along_axis(windows, k[None], axis=0)[0]
+    rows = xp.arange(oh).reshape(oh, 1) * sh - ph + k // kw
+    cols = xp.arange(ow).reshape(1, ow) * sw - pw + k % kw
+    return out, (rows * w + cols).astype(xp.int64)
+
+
+@kernels.dispatch(cpu=cpu.max_pool2d_backward, cuda=cuda.max_pool2d_backward)
+def max_pool2d_backward(dout, argmax, x_shape):
+    """Route each output gradient to the input that won its window: dx[argmax] += dout."""
+    xp = get_array_module(dout)
+    n, c, h, w = x_shape
+    plane = (xp.arange(n * c, dtype=xp.int64) * (h * w)).reshape(n, c, 1, 1)
+    dx = xp.bincount((argmax + plane).ravel(), weights=dout.ravel(), minlength=n * c * h * w)
+    return dx.astype(dout.dtype, copy=False).reshape(n, c, h, w)
 
 
 class MaxPool2d(Function):
     """x (N, C, H, W) -> (N, C, OH, OW). Caches the flat index of each window's maximum."""
 
     def forward(self, x, kernel, stride, padding):
-        impl = kernels.lookup("max_pool2d_forward", max_pool2d_forward, like=x)
-        y, self.argmax = impl(x, *kernel, stride, padding)
+        y, self.argmax = max_pool2d_forward(x, *kernel, stride, padding)
         self.x_shape = x.shape
         return y
 
     def backward(self, g):          # dL/dx[argmax] = dL/dy; every other input gets 0
-        impl = kernels.lookup("max_pool2d_backward", max_pool2d_backward, like=g)
-        return (impl(g, self.argmax, self.x_shape),)
+        return (max_pool2d_backward(g, self.argmax, self.x_shape),)
 
 
 class AvgPool2d(Function):
@@ -35,25 +70,25 @@ class AvgPool2d(Function):
     def forward(self, x, kernel, stride, padding):
         n, c, h, w = x.shape
         self.x_shape, self.geometry = x.shape, (*kernel, stride, padding, (1, 1))
-        cols = kernels.lookup("im2col", im2col, like=x)(x.reshape(n * c, 1, h, w), *self.geometry)
+        cols = im2col(x.reshape(n * c, 1, h, w), *self.geometry)     # (kh*kw, N*C*OH*OW)
         self.area = kernel[0] * kernel[1]
-        y = cols.mean(axis=0)                       # (kh*kw, N*C*OH*OW) -> one mean a window
-        oh = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
+        y = cols.mean(axis=0)                       # one mean a window
+        oh = output_size(h, kernel[0], stride[0], padding[0])
         return y.reshape(n, c, oh, -1)
 
     def backward(self, g):          # each of the kh*kw inputs of a window gets 1/(kh*kw) of it
         n, c, h, w = self.x_shape
         dcols = get_array_module(g).broadcast_to(g.reshape(1, -1) / self.area, (self.area, g.size))
-        dx = kernels.lookup("col2im", col2im, like=dcols)(dcols, (n * c, 1, h, w), *self.geometry)
+        dx = col2im(dcols, (n * c, 1, h, w), *self.geometry)
         return (dx.reshape(self.x_shape),)
 
 
 def _pool_args(name, x, kernel_size, stride, padding):
     if x.ndim != 4:
         raise ShapeError(name, "input (N, C, H, W)", tuple(x.shape))
-    kernel = _pair(kernel_size, "kernel_size")
-    stride = kernel if stride is None else _pair(stride, "stride")
-    padding = _pair(padding, "padding")
+    kernel = pair(kernel_size, "kernel_size", name, 1)
+    stride = kernel if stride is None else pair(stride, "stride", name, 1)
+    padding = pair(padding, "padding", name, 0)
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise ValueError(f"{name}: padding must be at most half the kernel size, got padding={padding} "
                          f"for kernel_size={kernel}")
@@ -106,9 +141,7 @@ def adaptive_avg_pool2d(x, output_size=1):
     """
     if x.ndim != 4:
         raise ShapeError("adaptive_avg_pool2d", "input (N, C, H, W)", tuple(x.shape))
-    oh, ow = _pair(output_size, "output_size")
-    if oh < 1 or ow < 1:
-        raise ValueError(f"adaptive_avg_pool2d: output_size must be >= 1, got {output_size!r}")
+    oh, ow = pair(output_size, "output_size", "adaptive_avg_pool2d", 1)
     if (oh, ow) == (1, 1):
         return mean(x, axis=(2, 3), keepdims=True)
     return AdaptiveAvgPool2d.apply(x, output_size=(oh, ow))

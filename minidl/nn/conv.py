@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .. import functional as F
-from ..functional.conv import _pair
+from ..geometry import pair
 from ..tensor import ShapeError
 from . import init
 from .module import Module
@@ -27,8 +27,9 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) "
                              f"must both divide by groups ({groups})")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride = _pair(kernel_size, "kernel_size"), _pair(stride, "stride")
-        self.padding, self.dilation = _pair(padding, "padding"), _pair(dilation, "dilation")
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride, self.dilation = pair(stride, "stride", "Conv2d", 1), pair(dilation, "dilation", "Conv2d", 1)
+        self.padding = pair(padding, "padding", "Conv2d", 0)
         shape = (out_channels, in_channels // groups, *self.kernel_size)
         bound = 1 / math.sqrt(int(np.prod(shape[1:])))
         self.weight = init.uniform_(Parameter(np.empty(shape, np.float32)), -bound, bound)

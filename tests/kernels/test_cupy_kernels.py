@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minidl.backend import cuda_available
-from minidl.functional import windows
+from minidl.functional.conv import col2im, conv2d_forward, im2col
+from minidl.functional.pool import max_pool2d_backward, max_pool2d_forward
+from minidl.kernels.cuda import common as cuda_common
 from .window_cases import cases
 
 cupy = pytest.importorskip("cupy", reason="the CUDA kernels need CuPy")
@@ -25,8 +27,8 @@ SUM_TOL = {np.float32: dict(rtol=1e-6, atol=1e-6), np.float64: dict(rtol=1e-12, 
 
 @pytest.fixture(scope="module")
 def cg():
-    from minidl.kernels import cupy_gpu
-    return cupy_gpu
+    from minidl.kernels import cuda
+    return cuda
 
 
 def assert_same(actual, expected):
@@ -38,20 +40,20 @@ def assert_same(actual, expected):
 @settings(max_examples=30, deadline=None)
 @given(case=cases(), wide=st.booleans())
 def test_im2col_and_col2im_match_reference(cg, case, wide):
-    with mock.patch.object(cg, "_INT32_LIMIT", 0 if wide else cg._INT32_LIMIT):
+    with mock.patch.object(cuda_common, "INT32_LIMIT", 0 if wide else cuda_common.INT32_LIMIT):
         im2col_and_col2im_match_reference(cg, case)
 
 
 def im2col_and_col2im_match_reference(cg, case):
     x = case.normal()
-    expected = windows.im2col(x, *case.args)
+    expected = im2col.reference(x, *case.args)
     assert_same(cg.im2col(cupy.asarray(x), *case.args), expected)
     out = cupy.full(expected.shape, cupy.nan, dtype=expected.dtype)     # every entry must be written
     assert cg.im2col(cupy.asarray(x), *case.args, out=out) is out
     assert_same(out, expected)
     cols = case.normal(expected.shape)
     dx = cg.col2im(cupy.asarray(cols), case.shape, *case.args)
-    expected = windows.col2im(cols, case.shape, *case.args)
+    expected = col2im.reference(cols, case.shape, *case.args)
     assert dx.shape == expected.shape and dx.dtype == expected.dtype
     np.testing.assert_allclose(cupy.asnumpy(dx), expected, **SUM_TOL[case.dtype])
 
@@ -59,7 +61,7 @@ def im2col_and_col2im_match_reference(cg, case):
 @settings(max_examples=30, deadline=None)
 @given(case=cases(pool=True), nan=st.booleans(), wide=st.booleans())
 def test_max_pool_matches_reference_including_ties(cg, case, nan, wide):
-    with mock.patch.object(cg, "_INT32_LIMIT", 0 if wide else cg._INT32_LIMIT):
+    with mock.patch.object(cuda_common, "INT32_LIMIT", 0 if wide else cuda_common.INT32_LIMIT):
         max_pool_matches_reference(cg, case, nan)
 
 
@@ -68,12 +70,28 @@ def max_pool_matches_reference(cg, case, nan):
     if nan:
         x[np.random.default_rng(case.seed + 1).random(case.shape) < 0.15] = np.nan
     out, argmax = cg.max_pool2d_forward(cupy.asarray(x), *case.pool_args)
-    ref_out, ref_argmax = windows.max_pool2d_forward(x, *case.pool_args)
+    ref_out, ref_argmax = max_pool2d_forward.reference(x, *case.pool_args)
     assert_same(out, ref_out)
     assert_same(argmax, ref_argmax)
     dout = case.normal(ref_out.shape)
     dx = cg.max_pool2d_backward(cupy.asarray(dout), argmax, case.shape)
-    expected = windows.max_pool2d_backward(dout, ref_argmax, case.shape)
+    expected = max_pool2d_backward.reference(dout, ref_argmax, case.shape)
     assert dx.shape == expected.shape and dx.dtype == expected.dtype
     np.testing.assert_allclose(cupy.asnumpy(dx), expected, **SUM_TOL[case.dtype])
 
+
+
+@settings(max_examples=20, deadline=None)
+@given(case=cases(), keep=st.booleans())
+def test_conv2d_forward_matches_reference(cg, case, keep):
+    """The blocked forward pass on cuBLAS against the NumPy reference (rtol 1e-5 float32,
+    1e-12 float64: cuBLAS may sum in another order)."""
+    x = case.normal()
+    w = np.random.default_rng(case.seed + 1).standard_normal((3, case.shape[1], case.kh, case.kw)).astype(case.dtype)
+    b = np.arange(3, dtype=case.dtype)
+    args = (case.stride, case.padding, case.dilation, 1)
+    y_ref, _ = conv2d_forward.reference(x, w, b, *args)
+    y, cols = cg.conv2d_forward(cupy.asarray(x), cupy.asarray(w), cupy.asarray(b), *args, keep_cols=keep)
+    assert isinstance(y, cupy.ndarray) and (cols is not None) == keep
+    tol = dict(rtol=1e-5, atol=1e-5) if case.dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cupy.asnumpy(y), y_ref, **tol)

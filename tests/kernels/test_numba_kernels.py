@@ -1,4 +1,4 @@
-"""The Numba kernels against minidl's NumPy references, on shapes hypothesis draws.
+"""The Numba kernels (op.cpu) against minidl's NumPy references (op.reference), on shapes hypothesis draws.
 
 Tolerances: im2col, max-pooling and ReLU must match the reference exactly (they only copy,
 compare or mask values). col2im sums overlapping windows; it adds in the reference's order, but
@@ -6,15 +6,20 @@ the check allows rtol 1e-6 (float32) / 1e-12 (float64) for summation order all t
 Batch norm sums in float64 where the reference sums in the input's dtype: float64 results agree
 to rtol 1e-10, float32 ones to rtol 1e-4 / atol 1e-5 (values of order 1).
 """
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minidl.functional import windows
 from minidl.functional.activation import relu_backward, relu_forward
+from minidl.functional.conv import col2im, conv2d_forward, im2col
 from minidl.functional.norm import batch_norm_backward, batch_norm_forward_train
-from minidl.kernels import numba_cpu as nb
+from minidl.functional.pool import max_pool2d_backward, max_pool2d_forward
+from minidl.kernels import cpu as nb
+from minidl.kernels.cpu import conv as nb_conv
+from minidl.kernels.cpu import windows as nb_windows
 from .window_cases import cases
 
 SUM_TOL = {np.float32: dict(rtol=1e-6, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}
@@ -35,24 +40,24 @@ def test_im2col_matches_reference(case, contiguous):
     if not contiguous:                       # a strided view: (N, C, W, H) data transposed back
         x = np.ascontiguousarray(x.swapaxes(2, 3)).swapaxes(2, 3)
     before = x.copy()
-    expected = windows.im2col(x, *case.args)
+    expected = im2col.reference(x, *case.args)
     assert_same(nb.im2col(x, *case.args), expected)
     np.testing.assert_array_equal(x, before)
     out = np.full(expected.shape, np.nan, dtype=expected.dtype)     # every entry must be written
     assert nb.im2col(x, *case.args, out=out) is out
     assert_same(out, expected)
     ref_out = np.full(expected.shape, np.nan, dtype=expected.dtype)
-    assert windows.im2col(x, *case.args, out=ref_out) is ref_out
+    assert im2col.reference(x, *case.args, out=ref_out) is ref_out
     assert_same(ref_out, expected)
 
 
 @settings(max_examples=40, deadline=None)
 @given(case=cases())
 def test_col2im_matches_reference(case):
-    cols_shape = windows.im2col(np.zeros(case.shape, case.dtype), *case.args).shape
+    cols_shape = im2col.reference(np.zeros(case.shape, case.dtype), *case.args).shape
     cols = case.normal(cols_shape)
     actual = nb.col2im(cols, case.shape, *case.args)
-    expected = windows.col2im(cols, case.shape, *case.args)
+    expected = col2im.reference(cols, case.shape, *case.args)
     assert actual.shape == expected.shape and actual.dtype == expected.dtype
     np.testing.assert_allclose(actual, expected, **SUM_TOL[case.dtype])
 
@@ -64,9 +69,41 @@ def test_col2im_gives_the_same_bits_however_the_images_are_split_into_tasks(monk
     shape, args = (7, 3, 5, 5), (3, 3, (1, 1), (1, 1), (1, 1))
     cols = np.random.default_rng(0).standard_normal((27, 7 * 25)).astype(np.float32)
     plane_bytes = 25 * cols.itemsize
-    monkeypatch.setattr(nb, "_COL2IM_SLAB", slab_planes * plane_bytes)
-    assert nb._col2im_chunk(7, 3, plane_bytes) <= slab_planes
-    np.testing.assert_array_equal(nb.col2im(cols, shape, *args), windows.col2im(cols, shape, *args))
+    monkeypatch.setattr(nb_windows, "_COL2IM_SLAB", slab_planes * plane_bytes)
+    assert nb_windows._col2im_chunk(7, 3, plane_bytes) <= slab_planes
+    np.testing.assert_array_equal(nb.col2im(cols, shape, *args), col2im.reference(cols, shape, *args))
+
+
+@st.composite
+def conv_inputs(draw):
+    """A window case with filters: (x, w, b or None, stride, padding, dilation, groups)."""
+    case = draw(cases())
+    groups = draw(st.sampled_from([g for g in (1, 2, 3) if case.shape[1] % g == 0]))
+    f = groups * draw(st.integers(1, 3))
+    rng = np.random.default_rng(case.seed + 2)
+    w = rng.standard_normal((f, case.shape[1] // groups, case.kh, case.kw)).astype(case.dtype)
+    b = rng.standard_normal(f).astype(case.dtype) if draw(st.booleans()) else None
+    return case.normal(), w, b, case.stride, case.padding, case.dilation, groups
+
+
+@settings(max_examples=40, deadline=None)
+@given(inputs=conv_inputs(), block_images=st.sampled_from([None, 1, 2]))
+def test_conv2d_forward_matches_reference_in_blocks_of_any_size(inputs, block_images):
+    """Without kept columns the fast path builds them a block of images at a time (one image:
+    products straight into y; two: a short last block when N is odd; None: the default block).
+    The products are the same BLAS calls on fewer columns: agreement to 1e-5 (float32) and
+    1e-12 (float64) relative, for BLAS's blocking."""
+    x, w, b, stride, padding, dilation, groups = inputs
+    tol = SUM_TOL[x.dtype.type] | ({"rtol": 1e-5, "atol": 1e-5} if x.dtype == np.float32 else {})
+    y_ref, cols_ref = conv2d_forward.reference(x, w, b, stride, padding, dilation, groups)
+    y, cols = nb.conv2d_forward(x, w, b, stride, padding, dilation, groups)
+    np.testing.assert_allclose(y, y_ref, **tol)
+    assert_same(cols, cols_ref)
+    block = nb_conv.BLOCK_BYTES if block_images is None else block_images * cols_ref[0].size // x.shape[0] * groups * x.itemsize
+    with mock.patch.object(nb_conv, "BLOCK_BYTES", block):
+        y, cols = nb.conv2d_forward(x, w, b, stride, padding, dilation, groups, keep_cols=False)
+    assert cols is None and y.shape == y_ref.shape and y.dtype == y_ref.dtype
+    np.testing.assert_allclose(y, y_ref, **tol)
 
 
 @settings(max_examples=30, deadline=None)
@@ -89,7 +126,7 @@ def test_max_pool_forward_matches_reference_including_ties(case, special):
         rng = np.random.default_rng(case.seed + 1)
         x[rng.random(case.shape) < 0.15] = np.nan if special == "nan" else -np.inf
     out, argmax = nb.max_pool2d_forward(x, *case.pool_args)
-    ref_out, ref_argmax = windows.max_pool2d_forward(x, *case.pool_args)
+    ref_out, ref_argmax = max_pool2d_forward.reference(x, *case.pool_args)
     assert_same(out, ref_out)
     assert_same(argmax, ref_argmax)
 
@@ -106,10 +143,10 @@ def test_max_pool_forward_picks_the_first_of_equal_maxima():
 @given(case=cases(pool=True))
 def test_max_pool_backward_matches_reference(case):
     """Overlapping windows (stride < kernel) send several gradients to one input."""
-    _, argmax = windows.max_pool2d_forward(case.ties(), *case.pool_args)
+    _, argmax = max_pool2d_forward.reference(case.ties(), *case.pool_args)
     dout = case.normal(argmax.shape)
     assert_same(nb.max_pool2d_backward(dout, argmax, case.shape),
-                windows.max_pool2d_backward(dout, argmax, case.shape))
+                max_pool2d_backward.reference(dout, argmax, case.shape))
 
 
 @pytest.mark.parametrize("call, error, words", [
@@ -120,7 +157,7 @@ def test_max_pool_backward_matches_reference(case):
     (lambda: nb.im2col(np.zeros((1, 1, 4, 4)), 5, 5), ValueError,
      "im2col: a 5x5 window .* does not fit a 4x4 input"),
     (lambda: nb.im2col(np.zeros((1, 1, 4, 4)), 2, 2, stride=(0, 1)), ValueError,
-     "im2col: stride must be a pair of ints >= 1"),
+     r"im2col: stride must be an int or a pair of ints >= 1, got \(0, 1\)"),
     (lambda: nb.im2col(np.zeros((1, 1, 4, 4)), 2, 2, out=np.zeros((4, 8))), ValueError,
      r"im2col: out must be a C-contiguous numpy array of shape \(4, 9\) and dtype float64, got "
      r"ndarray \(4, 8\) float64"),
@@ -150,9 +187,9 @@ def test_relu_matches_reference(shape, dtype, seed):
     x = rng.integers(-2, 3, shape).astype(dtype)          # exact zeros sit on ReLU's kink
     x[rng.random(shape) < 0.1] = np.nan
     dy = rng.standard_normal(shape).astype(dtype)
-    y = relu_forward(x)
+    y = relu_forward.reference(x)
     assert_same(nb.relu_forward(x), y)
-    assert_same(nb.relu_backward(dy, y), relu_backward(dy, y))
+    assert_same(nb.relu_backward(dy, y), relu_backward.reference(dy, y))
 
 
 @st.composite
@@ -177,14 +214,14 @@ def test_batch_norm_matches_reference(inputs):
     x, gamma, beta, dy = inputs
     tol = BN_TOL[x.dtype.type]
     forward = nb.batch_norm_forward_train(x, gamma, beta, 1e-5)
-    reference = batch_norm_forward_train(x, gamma, beta, 1e-5)
+    reference = batch_norm_forward_train.reference(x, gamma, beta, 1e-5)
     for name, actual, expected in zip(["y", "mean", "var", "xhat", "inv_std"], forward, reference):
         assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
         np.testing.assert_allclose(actual, expected, err_msg=name, **tol)
     _, _, _, xhat, inv_std = reference
     backward = nb.batch_norm_backward(dy, xhat, gamma, inv_std)
     for name, actual, expected in zip(["dx", "dgamma", "dbeta"], backward,
-                                      batch_norm_backward(dy, xhat, gamma, inv_std)):
+                                      batch_norm_backward.reference(dy, xhat, gamma, inv_std)):
         assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
         np.testing.assert_allclose(actual, expected, err_msg=name, **tol)
 

@@ -1,0 +1,41 @@
+"""Numba ReLU, forward and backward, in one pass each; the references are in
+``minidl.functional.activation``."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .common import JIT, float_array, run, u
+
+
+@njit(**JIT)
+def _relu_forward(x, y):
+    for q in prange(x.size):
+        v = x[u(q)]
+        y[u(q)] = 0 if v <= 0 else v  # +0 for -0 and NaN kept, like np.maximum(x, 0)
+
+
+@njit(**JIT)
+def _relu_backward(dy, y, dx):
+    for q in prange(dy.size):
+        dx[u(q)] = dy[u(q)] * (y[u(q)] > 0)  # as the reference: NaN * 0 stays NaN
+
+
+def relu_forward(x):
+    """y = max(x, 0), any shape."""
+    x = float_array(x, "x", "relu_forward", None)
+    y = np.empty_like(x)
+    run(_relu_forward, x.size, x.reshape(-1), y.reshape(-1))
+    return y
+
+
+def relu_backward(dy, y):
+    """dx = dy * (y > 0); dy and y of one shape."""
+    dy = float_array(dy, "dy", "relu_backward", None)
+    y = float_array(y, "y", "relu_backward", None)
+    if dy.shape != y.shape:
+        raise ValueError(f"relu_backward: dy {dy.shape} and y {y.shape} must have one shape")
+    dx = np.empty_like(dy)
+    run(_relu_backward, dy.size, dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
+    return dx
+

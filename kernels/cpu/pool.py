@@ -1,0 +1,150 @@
+"""Numba max-pooling, forward (value and winner of each window) and backward (route the
+gradient to the winner). Same signatures and results as the references in
+``minidl.functional.pool``; ``prange`` spreads the (image, channel) planes over the cores.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ...geometry import image_shape, window_geometry
+from .common import JIT, float_array, run, u
+
+
+@njit(cache=True)
+def _max_pool_plane_exact(x, out, argmax, p, h, w, kh, kw, sh, sw, ph, pw, oh, ow):
+    """One plane, exactly like argmax over the -inf-padded window: the first maximum in
+    row-major order wins, the first NaN beats every number, and window offset 0 keeps the win
+    while everything seen is -inf."""
+    plane = p * h * w
+    for oy in range(oh):
+        y0 = oy * sh - ph
+        for ox in range(ow):
+            x0 = ox * sw - pw
+            best = -np.inf
+            at = y0 * w + x0
+            for i in range(max(0, -y0), min(kh, h - y0)):
+                r = (y0 + i) * w + x0
+                for j in range(max(0, -x0), min(kw, w - x0)):
+                    v = x[u(plane + r + j)]
+                    if v > best or (v != v and best == best):
+                        best = v
+                        at = r + j
+            q = u((p * oh + oy) * ow + ox)
+            out[q] = best
+            argmax[q] = at
+
+
+# The fast passes compare with ``>`` alone (the NaN test costs 5x in branch mispredictions) and
+# note whether the plane holds a NaN; such a plane is redone by the exact loop above.
+
+@njit(**JIT)
+def _max_pool2d_forward(x, out, argmax, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow):
+    for p in prange(n * c):
+        plane = p * h * w
+        nan = False
+        for oy in range(oh):
+            y0 = oy * sh - ph
+            i_lo, i_hi = max(0, -y0), min(kh, h - y0)
+            for ox in range(ow):
+                x0 = ox * sw - pw
+                j_lo, j_hi = max(0, -x0), min(kw, w - x0)
+                best = -np.inf
+                at = y0 * w + x0
+                for i in range(i_lo, i_hi):
+                    r = (y0 + i) * w + x0
+                    for j in range(j_lo, j_hi):
+                        v = x[u(plane + r + j)]
+                        nan |= v != v
+                        if v > best:
+                            best = v
+                            at = r + j
+                q = u((p * oh + oy) * ow + ox)
+                out[q] = best
+                argmax[q] = at
+        if nan:
+            _max_pool_plane_exact(x, out, argmax, p, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
+
+
+@njit(**JIT)
+def _max_pool2x2_forward(x, out, argmax, n, c, h, w, sh, sw, oh, ow):
+    """The common 2x2 unpadded window, unrolled (4x faster than the general loop)."""
+    for p in prange(n * c):
+        plane = p * h * w
+        nan = False
+        for oy in range(oh):
+            for ox in range(ow):
+                r = oy * sh * w + ox * sw
+                best = x[u(plane + r)]
+                at = r
+                nan |= best != best
+                for k in (r + 1, r + w, r + w + 1):
+                    v = x[u(plane + k)]
+                    nan |= v != v
+                    if v > best:
+                        best = v
+                        at = k
+                q = u((p * oh + oy) * ow + ox)
+                out[q] = best
+                argmax[q] = at
+        if nan:
+            _max_pool_plane_exact(x, out, argmax, p, h, w, 2, 2, sh, sw, 0, 0, oh, ow)
+
+
+@njit(**JIT)
+def _max_pool2d_backward(dout, argmax, dx, planes, hw, ohw, chunk):
+    """Returns how many argmax entries fell outside the plane (and were skipped)."""
+    n_chunks = (planes + chunk - 1) // chunk
+    bad = np.zeros(n_chunks, dtype=np.int64)
+    for t in prange(n_chunks):
+        acc = np.empty(hw, dtype=np.float64)  # the reference's bincount sums in float64
+        for p in range(t * chunk, min(planes, (t + 1) * chunk)):
+            for q in range(hw):
+                acc[u(q)] = 0.0
+            for q in range(p * ohw, (p + 1) * ohw):
+                idx = argmax[u(q)]
+                if idx < 0 or idx >= hw:
+                    bad[t] += 1
+                else:
+                    acc[u(idx)] += dout[u(q)]
+            for q in range(hw):
+                dx[u(p * hw + q)] = acc[u(q)]
+    return bad.sum()
+
+
+def max_pool2d_forward(x, kh, kw, stride, padding):
+    """(N, C, H, W) -> (out (N, C, OH, OW), argmax (N, C, OH, OW) int64 flat index into H*W)."""
+    x = float_array(x, "x", "max_pool2d_forward", (4,))
+    n, c, h, w = x.shape
+    kh, kw, (sh, sw), (ph, pw), _, oh, ow = window_geometry(
+        "max_pool2d_forward", (h, w), kh, kw, stride, padding, (1, 1))
+    out = np.empty((n, c, oh, ow), dtype=x.dtype)
+    argmax = np.empty((n, c, oh, ow), dtype=np.int64)
+    flat = x.reshape(-1), out.reshape(-1), argmax.reshape(-1), n, c, h, w
+    if (kh, kw, ph, pw) == (2, 2, 0, 0):
+        run(_max_pool2x2_forward, x.size, *flat, sh, sw, oh, ow)
+    else:
+        run(_max_pool2d_forward, x.size, *flat, kh, kw, sh, sw, ph, pw, oh, ow)
+    return out, argmax
+
+
+def max_pool2d_backward(dout, argmax, x_shape):
+    """dout, argmax (N, C, OH, OW) -> dx (N, C, H, W) with dx[argmax] += dout."""
+    dout = float_array(dout, "dout", "max_pool2d_backward", (4,))
+    n, c, h, w = image_shape(x_shape, "max_pool2d_backward")
+    if not isinstance(argmax, np.ndarray) or argmax.dtype.kind not in "iu":
+        raise TypeError("max_pool2d_backward: argmax must be an integer NumPy array, got "
+                        f"{getattr(argmax, 'dtype', type(argmax).__name__)}")
+    if argmax.shape != dout.shape or dout.shape[:2] != (n, c):
+        raise ValueError(f"max_pool2d_backward: dout {dout.shape} and argmax {argmax.shape} must "
+                         f"both be (N, C, OH, OW) with (N, C) = {(n, c)} from x_shape")
+    argmax = np.ascontiguousarray(argmax, dtype=np.int64)
+    dx = np.empty((n, c, h, w), dtype=dout.dtype)
+    oh, ow = dout.shape[2:]
+    bad = run(_max_pool2d_backward, dx.size, dout.reshape(-1), argmax.reshape(-1),
+             dx.reshape(-1), n * c, h * w, oh * ow, max(1, (n * c) // 64))
+    if bad:
+        raise ValueError(f"max_pool2d_backward: {bad} argmax entries fall outside the {h}x{w} "
+                         "input plane")
+    return dx
+

@@ -1,0 +1,123 @@
+"""Numba im2col and col2im: the columns of a convolution and their adjoint.
+
+Same signatures and results as the references in ``minidl.functional.conv``. Each element is
+visited once, and ``prange`` spreads the rows (im2col) or the (channel, block of images) slabs
+(col2im) over the cores.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from ...geometry import image_shape, out_array, window_geometry
+from .common import JIT, float_array, run, u
+
+
+@njit(cache=True)
+def valid_range(offset, stride, count, size):
+    """The outputs o in [lo, hi) whose input index o * stride + offset lies in [0, size)."""
+    lo = max(0, -(offset // stride))
+    hi = min(count, (size - 1 - offset) // stride + 1) if size - 1 - offset >= 0 else 0
+    return lo, max(lo, hi)
+
+
+@njit(**JIT)
+def _im2col(x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    # One row r = (channel ch, offset i, j) per task: each thread writes whole rows, front to
+    # back, reading one shifted input plane per image.
+    for r in prange(c * kh * kw):
+        ch, i, j = r // (kh * kw), (r // kw) % kh, r % kw
+        y0, x0 = i * dh - ph, j * dw - pw
+        oy_lo, oy_hi = valid_range(y0, sh, oh, h)
+        ox_lo, ox_hi = valid_range(x0, sw, ow, w)
+        for b in range(n):
+            out = (r * n + b) * oh * ow                  # image b's part of row r
+            plane = (b * c + ch) * h * w
+            for oy in range(oh):
+                row = out + oy * ow
+                if oy < oy_lo or oy >= oy_hi:
+                    for ox in range(ow):
+                        cols[u(row + ox)] = 0
+                    continue
+                base = plane + (oy * sh + y0) * w + x0
+                for ox in range(ox_lo):
+                    cols[u(row + ox)] = 0
+                if sw == 1:     # a contiguous run, which LLVM copies with vector loads and stores
+                    for ox in range(ox_lo, ox_hi):
+                        cols[u(row + ox)] = x[u(base + ox)]
+                else:
+                    for ox in range(ox_lo, ox_hi):
+                        cols[u(row + ox)] = x[u(base + ox * sw)]
+                for ox in range(ox_hi, ow):
+                    cols[u(row + ox)] = 0
+
+
+@njit(**JIT)
+def _col2im(cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, chunk):
+    # One task per (channel, block of `chunk` images): the block's dx planes stay in cache while
+    # the task reads its stretch of each of the channel's kh*kw rows of cols front to back.
+    blocks = (n + chunk - 1) // chunk
+    for t in prange(c * blocks):
+        ch, b0 = t // blocks, (t % blocks) * chunk
+        b1 = min(n, b0 + chunk)
+        for b in range(b0, b1):
+            p = b * c + ch
+            for q in range(p * h * w, (p + 1) * h * w):
+                dx[u(q)] = 0
+        # Same (i, j) order of additions as the reference, so every sum rounds the same way.
+        for i in range(kh):
+            y0 = i * dh - ph
+            oy_lo, oy_hi = valid_range(y0, sh, oh, h)
+            for j in range(kw):
+                x0 = j * dw - pw
+                ox_lo, ox_hi = valid_range(x0, sw, ow, w)
+                row = ((ch * kh + i) * kw + j) * n * oh * ow
+                for b in range(b0, b1):
+                    p = b * c + ch
+                    col = row + b * oh * ow
+                    for oy in range(oy_lo, oy_hi):
+                        base = (p * h + oy * sh + y0) * w + x0
+                        r = col + oy * ow
+                        for ox in range(ox_lo, ox_hi):
+                            dx[u(base + ox * sw)] += cols[u(r + ox)]
+
+
+# A col2im task keeps this many bytes of dx planes in cache (half of a 512 kB L2 cache).
+_COL2IM_SLAB = 256 << 10
+
+
+def _col2im_chunk(n: int, c: int, plane_bytes: int) -> int:
+    """Images per col2im task: as many as fit the slab, but enough tasks to keep the cores busy."""
+    chunk = max(1, min(n, _COL2IM_SLAB // plane_bytes))
+    while chunk > 1 and c * -(-n // chunk) < 4 * numba.get_num_threads():
+        chunk = -(-chunk // 2)
+    return chunk
+
+
+def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
+    """(N, C, H, W) -> columns (C*kh*kw, N*OH*OW); the layout of the reference im2col."""
+    x = float_array(x, "x", "im2col", (4,))
+    n, c, h, w = x.shape
+    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = window_geometry(
+        "im2col", (h, w), kh, kw, stride, padding, dilation)
+    cols = out_array(out, (c * kh * kw, n * oh * ow), x.dtype, "im2col", np)
+    run(_im2col, cols.size, x.reshape(-1), cols.reshape(-1),
+        n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    return cols
+
+
+def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Columns (C*kh*kw, N*OH*OW) -> image (N, C, H, W), summing where windows overlap."""
+    cols = float_array(cols, "cols", "col2im", (2,))
+    n, c, h, w = image_shape(x_shape, "col2im")
+    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = window_geometry(
+        "col2im", (h, w), kh, kw, stride, padding, dilation)
+    if cols.shape != (c * kh * kw, n * oh * ow):
+        raise ValueError(f"col2im: cols must have shape {(c * kh * kw, n * oh * ow)} for x_shape "
+                         f"{tuple(x_shape)} and a {kh}x{kw} kernel, got {cols.shape}")
+    dx = np.empty((n, c, h, w), dtype=cols.dtype)
+    run(_col2im, cols.size, cols.reshape(-1), dx.reshape(-1),
+        n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, _col2im_chunk(n, c, h * w * dx.itemsize))
+    return dx
+
