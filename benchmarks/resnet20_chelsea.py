@@ -3,7 +3,7 @@
     python benchmarks/resnet20_chelsea.py [--depths 20 32 44 56] [--out benchmarks/results]
 
 The photo is resized to 32x32 (skimage.transform.resize, anti_aliasing=True) and normalised as
-the weights expect; each depth's weights are found or downloaded by minidl.models.zoo. Prints
+the weights expect; each depth's weights are found or downloaded by minidl.pretrained. Prints
 the top-3 classes with probabilities and the median time of one forward pass, and writes
 resnet_chelsea.json.
 """
@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import RESULTS, machine, print_table, time_call, write_json  # noqa: E402
 
 from minidl import Tensor, no_grad  # noqa: E402
-from minidl.models import zoo  # noqa: E402
 from minidl.models.resnet_cifar import CIFAR10_CLASSES, normalize, resnet_cifar  # noqa: E402
+from minidl.pretrained import PRETRAINED  # noqa: E402
 
 
 def chelsea_32() -> np.ndarray:
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     rows = [["model", "params", "1st", "2nd", "3rd", "forward ms"]]
     results = []
     for depth in args.depths:
-        print(f"resnet{depth}: loading {zoo.PRETRAINED[f'resnet{depth}'].file}", flush=True)
+        print(f"resnet{depth}: loading {PRETRAINED[f'resnet{depth}'].file}", flush=True)
         model = resnet_cifar(depth, pretrained=True)
         with no_grad():
             logits = model(x).numpy()[0].astype(np.float64)   # softmax in float64: 1 - p shows

@@ -42,7 +42,7 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _default_file_mode() -> int:
+def default_file_mode() -> int:
     """The mode open() would give a new file: 0o666 less the process umask."""
     umask = os.umask(0)
     os.umask(umask)
@@ -72,7 +72,7 @@ def download(url: str, dest: str | os.PathLike, sha256: str, progress: bool = Tr
         if actual != expected:
             raise ChecksumError(f"download: SHA-256 mismatch for {url} ({size} bytes): "
                                 f"expected {expected}, got {actual}; nothing was saved to {dest}")
-        os.chmod(tmp.name, _default_file_mode())  # temp files start private (0600)
+        os.chmod(tmp.name, default_file_mode())  # temp files start private (0600)
         os.replace(tmp.name, dest)
     except BaseException as err:  # also Ctrl-C: never leave a half-written file behind
         with contextlib.suppress(FileNotFoundError):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import backend
-from .download import _default_file_mode
+from .download import default_file_mode
 from .tensor import Tensor
 
 STRUCTURE = "__minidl_structure__"   # the .npz entry holding the JSON outline of a nested object
@@ -93,7 +93,7 @@ def save(obj, path) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
-        os.chmod(tmp, _default_file_mode())    # mkstemp's file is private (0600); give it open()'s mode
+        os.chmod(tmp, default_file_mode())    # mkstemp's file is private (0600); give it open()'s mode
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

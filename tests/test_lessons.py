@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from minidl.models.zoo import pretrained_path
+from minidl.pretrained import pretrained_path
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 LESSONS = sorted(LESSONS_DIR.glob("[0-9][0-9]_*.py"))

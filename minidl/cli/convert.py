@@ -8,9 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..models.zoo import ARCHITECTURES
-from ..transfer.checkpoint import CheckpointError
-from ..transfer.convert import convert_checkpoint
+from ..models.zoo import ARCHITECTURES, build_model
+from ..pretrained import CheckpointError, convert_checkpoint, guess_arch
 
 
 def _rename(text: str) -> tuple[str, str]:
@@ -32,9 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    arch = args.arch or guess_arch(args.checkpoint, ARCHITECTURES)
+    if arch is None:
+        print(f"convert: cannot tell the architecture of {args.checkpoint} from its hash or name; "
+              f"pass --arch (one of {', '.join(sorted(ARCHITECTURES))})", file=sys.stderr)
+        return 2
     try:
-        report = convert_checkpoint(args.checkpoint, args.output, args.arch,
-                                    num_classes=args.num_classes, renames=dict(args.rename))
+        report = convert_checkpoint(args.checkpoint, args.output, build_model(arch, args.num_classes),
+                                    renames=dict(args.rename), name=arch)
     except (CheckpointError, OSError, ValueError) as exc:
         print(f"convert: {exc}", file=sys.stderr)
         return 2

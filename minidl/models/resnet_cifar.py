@@ -1,7 +1,7 @@
 """ResNets for CIFAR-10 (He et al. 2016, section 4.2): depth 6n + 2, three stages of n blocks.
 
 The layout and every parameter name follow Yerlan Idelbayev's pytorch_resnet_cifar10, whose
-published weights (see minidl.models.zoo) therefore load 1:1 once their 'module.' prefix is gone:
+published weights (see minidl.pretrained) therefore load 1:1 once their 'module.' prefix is gone:
 
     conv1 3x3 3->16, bn1, ReLU                              (N, 3, 32, 32) -> (N, 16, 32, 32)
     layer1: n BasicBlocks, 16 channels                      -> (N, 16, 32, 32)
@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
+from ..pretrained import load_pretrained
 from ..tensor import ShapeError
 
 __all__ = ["CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "BasicBlock", "CifarResNet",
@@ -152,8 +153,7 @@ def resnet_cifar(depth: int = 20, num_classes: int = 10, pretrained: bool = Fals
         if num_classes != 10:
             raise ValueError(f"resnet_cifar: the pretrained weights have a 10-class head; build with "
                              f"num_classes=10 and replace model.linear (got num_classes={num_classes})")
-        from . import zoo  # zoo builds models from this file, so it is imported only when needed
-        zoo.load_pretrained(model, f"resnet{depth}")
+        load_pretrained(model, f"resnet{depth}")
         model.eval()
     return model
 

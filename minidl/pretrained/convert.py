@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models import zoo
 from ..serialization import save
 from .checkpoint import load_torch_state_dict
 
@@ -135,25 +134,19 @@ def convert_state_dict(torch_state: dict, model, renames: dict[str, str] | None 
     return state, report
 
 
-def convert_checkpoint(path: str | os.PathLike, out_npz: str | os.PathLike, arch: str | None = None,
-                       num_classes: int | None = None, renames: dict[str, str] | None = None
+def convert_checkpoint(path: str | os.PathLike, out_npz: str | os.PathLike, model,
+                       renames: dict[str, str] | None = None, name: str | None = None
                        ) -> ConversionReport:
-    """Convert the torch.save checkpoint at ``path`` for architecture ``arch`` (a name in
-    ``minidl.models.zoo.ARCHITECTURES``; guessed from a known checkpoint's hash or the file
-    name when None) and write minidl's .npz to ``out_npz`` -- only when everything fits.
+    """Convert the torch.save checkpoint at ``path`` into ``model`` (a freshly built minidl
+    module, e.g. ``minidl.models.build_model(arch)``) and write minidl's .npz to ``out_npz`` --
+    only when everything fits. ``name`` labels the model in the report (default: its class).
 
-    Returns the report (``saved_to`` is set once the file is written). Raises
-    CheckpointError for an unreadable checkpoint, ValueError when the arch cannot be guessed.
+    Returns the report (``saved_to`` is set once the file is written). Raises CheckpointError
+    for an unreadable checkpoint.
     """
-    if arch is None:
-        arch = zoo.guess_arch(path)
-        if arch is None:
-            raise ValueError(f"convert_checkpoint: cannot tell the architecture of {os.fspath(path)} "
-                             f"from its hash or name; pass arch (one of {sorted(zoo.ARCHITECTURES)})")
-    torch_state = load_torch_state_dict(path)
-    model = zoo.build_model(arch, num_classes)
-    state, report = convert_state_dict(torch_state, model, renames)
-    report.model = arch
+    state, report = convert_state_dict(load_torch_state_dict(path), model, renames)
+    if name is not None:
+        report.model = name
     if report.ok:
         model.load_state_dict(state, strict=True)   # the same check the user's load will make
         report.saved_to = save(state, out_npz)

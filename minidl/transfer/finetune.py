@@ -14,7 +14,7 @@ hold the most general features:
 from __future__ import annotations
 
 from ..tensor import no_grad
-from .freeze import _stage_table, select
+from .freeze import select, stage_table
 
 __all__ = ["copy_weights", "param_groups"]
 
@@ -47,7 +47,7 @@ def param_groups(model, base_lr: float, head: str = "linear", head_lr_mult: floa
     taken = set(head_params)
     groups = []
     if decay is not None:
-        table = _stage_table(model)
+        table = stage_table(model)
         body_stages = []
         for stage, attrs in table.items():
             chosen = [(a, model._modules[a]) for a in attrs if a in model._modules]

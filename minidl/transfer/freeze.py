@@ -28,14 +28,14 @@ import numpy as np
 from .. import nn
 
 __all__ = ["BN_POLICIES", "HEAD_ATTRS", "freeze", "replace_head", "select", "stage_names",
-           "trainable_summary", "unfreeze"]
+           "stage_table", "trainable_summary", "unfreeze"]
 
 BN_POLICIES = ("freeze", "adapt", "affine")
 HEAD_ATTRS = ("linear", "fc", "classifier")
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
-def _stage_table(model) -> dict[str, tuple[str, ...]]:
+def stage_table(model) -> dict[str, tuple[str, ...]]:
     """stage name -> the child attribute names it holds, input side first."""
     stages = getattr(type(model), "stages", None)
     if stages is None:
@@ -49,7 +49,7 @@ def _stage_table(model) -> dict[str, tuple[str, ...]]:
 
 def stage_names(model) -> list[str]:
     """The model's stages, input side first (see the module docstring)."""
-    return list(_stage_table(model))
+    return list(stage_table(model))
 
 
 def _matches(path: str, prefix: str) -> bool:
@@ -62,7 +62,7 @@ def select(model, names=None, upto: str | None = None) -> list[tuple[str, nn.Mod
     or stage that picks nothing, listing the choices."""
     if names is not None and upto is not None:
         raise ValueError("select: give names or upto, not both")
-    table = _stage_table(model)
+    table = stage_table(model)
     if upto is not None:
         if upto not in table:
             raise KeyError(f"upto={upto!r} is not a stage of {type(model).__name__}; "
@@ -202,7 +202,7 @@ def trainable_summary(model, by: str = "layer") -> str:
                   [m] if isinstance(m, _BATCH_NORMS) else []) for path, m in model.named_modules()]
     else:
         parts, seen = [], set()
-        for stage, attrs in _stage_table(model).items():
+        for stage, attrs in stage_table(model).items():
             chosen = [(a, model._modules[a]) for a in attrs if a in model._modules]
             params = [p for p in _parameters_below(chosen).values() if id(p) not in seen]
             seen.update(id(p) for p in params)

@@ -1,5 +1,6 @@
 """CIFAR ResNets: the architecture the published weights expect, the option-A shortcut, and the
 real checkpoints (loaded strictly, BatchNorm statistics intact, chelsea the cat recognised).
+Finding the checkpoint files is tested in tests/pretrained/test_locate.py.
 
 Tests that need the checkpoint files look in $MINIDL_WEIGHTS or <repo>/../shared/pretrained and
 skip when the files are absent; nothing here downloads.
@@ -7,7 +8,6 @@ skip when the files are absent; nothing here downloads.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +17,9 @@ from hypothesis import strategies as st
 
 import minidl
 from minidl import Tensor, no_grad
-from minidl import download as dl
-from minidl.models import zoo
 from minidl.models.resnet_cifar import (CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, BasicBlock,
                                         LambdaShortcut, normalize, resnet_cifar)
-from minidl.transfer.checkpoint import load_torch_state_dict
+from minidl.pretrained import load_torch_state_dict
 
 REPO = Path(__file__).resolve().parents[2]
 WEIGHTS = Path(os.environ.get("MINIDL_WEIGHTS") or REPO.parent / "shared" / "pretrained")
@@ -40,7 +38,7 @@ def _real(depth: int) -> Path:
 
 @pytest.fixture
 def weights_env(monkeypatch, tmp_path):
-    """Point the zoo at the real files' folder and at an empty cache, so nothing downloads."""
+    """Point minidl.pretrained at the real files' folder and at an empty cache, so nothing downloads."""
     _real(20)
     monkeypatch.setenv("MINIDL_WEIGHTS", str(WEIGHTS))
     monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
@@ -203,61 +201,3 @@ def test_untrained_network_does_not_find_the_cat_with_confidence():
     with no_grad():
         probs = model(Tensor(normalize(_chelsea_32()))).softmax(-1).numpy()[0]
     assert probs[CIFAR10_CLASSES.index("cat")] < 0.9
-
-
-# ------------------------------------------------------------------------------------------
-# Finding the files: $MINIDL_WEIGHTS, the cache, the shared folder, a checked download
-# ------------------------------------------------------------------------------------------
-
-def test_pretrained_path_prefers_minidl_weights_then_the_cache(monkeypatch, tmp_path):
-    source = _real(20)
-    mine, cache = tmp_path / "mine", tmp_path / "cache"
-    monkeypatch.setenv("MINIDL_CACHE", str(cache))
-    monkeypatch.delenv("MINIDL_WEIGHTS", raising=False)
-    (cache / "weights").mkdir(parents=True)
-    shutil.copy(source, cache / "weights" / source.name)
-    assert zoo.pretrained_path("resnet20", download=False) == cache / "weights" / source.name
-    mine.mkdir()
-    shutil.copy(source, mine / source.name)
-    monkeypatch.setenv("MINIDL_WEIGHTS", str(mine))
-    assert zoo.search_dirs()[:2] == [mine, cache / "weights"]
-    assert zoo.pretrained_path("resnet20", download=False) == mine / source.name
-
-
-def test_pretrained_path_refuses_a_damaged_local_file(monkeypatch, tmp_path):
-    source = _real(20)
-    monkeypatch.setenv("MINIDL_WEIGHTS", str(tmp_path))
-    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
-    damaged = bytearray(source.read_bytes())
-    damaged[-1] ^= 0xFF
-    (tmp_path / source.name).write_bytes(bytes(damaged))
-    with pytest.raises(dl.ChecksumError, match="SHA-256"):
-        zoo.pretrained_path("resnet20", download=False)
-
-
-def test_pretrained_path_downloads_into_the_cache_with_a_checksum(monkeypatch, tmp_path):
-    """The download path end to end, offline: the 'server' is a file:// URL."""
-    source = _real(20)
-    monkeypatch.delenv("MINIDL_WEIGHTS", raising=False)
-    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(zoo, "_REPO_ROOT", tmp_path / "no-repo" / "here")  # hide the shared copy
-    entry = zoo.PRETRAINED["resnet20"]
-    monkeypatch.setitem(zoo.PRETRAINED, "resnet20", entry._replace(url=source.as_uri()))
-    with pytest.raises(FileNotFoundError, match="download=False"):
-        zoo.pretrained_path("resnet20", download=False)
-    path = zoo.pretrained_path("resnet20", progress=False)
-    assert path == tmp_path / "cache" / "weights" / entry.file
-    assert dl.sha256_of(path) == entry.sha256
-    # a server sending other bytes is caught by the checksum and leaves nothing behind
-    bad = tmp_path / "bad.th"
-    bad.write_bytes(b"not the weights")
-    path.unlink()
-    monkeypatch.setitem(zoo.PRETRAINED, "resnet20", entry._replace(url=bad.as_uri()))
-    with pytest.raises(dl.ChecksumError):
-        zoo.pretrained_path("resnet20", progress=False)
-    assert list((tmp_path / "cache" / "weights").iterdir()) == []
-
-
-def test_unknown_checkpoint_name_lists_the_known_ones():
-    with pytest.raises(KeyError, match="resnet20"):
-        zoo.pretrained_path("resnet21")

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minidl.transfer.checkpoint import (
+from minidl.pretrained import (
     CheckpointError,
     DictWithAttributes,
     UnsafeCheckpointError,
@@ -69,14 +69,12 @@ def _decode(tree, arrays):
         if rest:
             return DictWithAttributes(items, _decode(tree["attributes"], arrays))
         return dict(items)
-    if kind in ("tuple", "set"):
-        return {"tuple": tuple, "set": set}[kind](_decode(v, arrays) for v in value)
+    if kind == "tuple":
+        return tuple(_decode(v, arrays) for v in value)
     if kind == "list":
         return [_decode(v, arrays) for v in value]
     if kind == "bytes":
         return bytes.fromhex(value)
-    if kind == "complex":
-        return complex(*value)
     raise AssertionError(f"unknown fixture tag {kind!r}")
 
 
@@ -114,7 +112,7 @@ FIXTURE_FILES = [("dtypes", "zip"), ("dtypes", "legacy"), ("views", "zip"), ("vi
 
 @pytest.mark.parametrize("case, fmt", FIXTURE_FILES)
 def test_torch_written_fixture_reads_back_exactly(case, fmt):
-    """dtypes, strides, offsets, conj/neg bits, nested containers as torch wrote them."""
+    """dtypes, strides, offsets, nested containers as torch wrote them."""
     _assert_same(load_torch_checkpoint(FIXTURES / f"{case}.{fmt}.pt"), _expected(case))
 
 
@@ -248,8 +246,7 @@ ELEMENT_TYPES = [
     ("HalfStorage", "float16", "<f2"), ("LongStorage", "int64", "<i8"),
     ("IntStorage", "int32", "<i4"), ("ShortStorage", "int16", "<i2"),
     ("CharStorage", "int8", "i1"), ("ByteStorage", "uint8", "u1"),
-    ("BoolStorage", "bool", "?"), ("ComplexFloatStorage", "complex64", "<c8"),
-    ("ComplexDoubleStorage", "complex128", "<c16"),
+    ("BoolStorage", "bool", "?"),
 ]
 LAYOUTS = ["legacy_v1", "legacy_v2", "zip_v2", "zip_v3", "zip_big_endian"]
 
@@ -319,23 +316,61 @@ def test_tensor_reaching_past_its_storage_is_refused(tmp_path_factory, tensor, l
         load_torch_checkpoint(path)
 
 
-def test_legacy_storage_view_metadata(tmp_path):
-    """Pre-1.0 files may name a window (view_key, offset, size) into a storage."""
+@pytest.mark.parametrize("view", [None, ("8", 3, 5)])
+def test_legacy_storage_view_field(tmp_path, view):
+    """Legacy persistent ids have a sixth field: None since PyTorch 1.0 (storage views were
+    removed in 2018), loaded; a real view, written only by older versions, is refused."""
     data = np.arange(10, dtype="<f4")
-    storage = _storage("FloatStorage", "7", 10, view=("8", 3, 5))
-    tensor = _tensor("v1", storage, 1, (2, 2), (1, 2))  # elements 1..4 of the window
+    storage = _storage("FloatStorage", "7", 10, view=view)
+    if view is None:  # _storage leaves out a None view: add it as torch >= 1.0 wrote it
+        storage = storage[:-2] + _push(None) + storage[-2:]
+    tensor = _tensor("v1", storage, 1, (2, 2), (1, 2))
     path = _write_legacy(tmp_path / "v.pt", _pickle(_dict(t=tensor)), [("7", data.tobytes(), 10)])
-    window = data[3:8]
-    expected = np.array([[window[1], window[3]], [window[2], window[4]]])
-    _assert_same(load_torch_checkpoint(path)["t"], expected)
+    if view is None:
+        _assert_same(load_torch_checkpoint(path)["t"], np.array([[1, 3], [2, 4]], dtype=np.float32))
+    else:
+        with pytest.raises(CheckpointError, match=r"storage view .*PyTorch < 1\.0") as info:
+            load_torch_checkpoint(path)
+        assert str(path) in str(info.value)
 
 
-def test_storage_view_outside_its_storage_is_refused(tmp_path):
-    storage = _storage("FloatStorage", "7", 10, view=("8", 8, 5))
-    path = _write_legacy(tmp_path / "v.pt", _pickle(_dict(t=_tensor("v1", storage, 0, (1,), (1,)))),
-                         [("7", bytes(40), 10)])
-    with pytest.raises(CheckpointError, match="does not fit"):
+def _complex_tensor_v2(tmp_path):
+    tensor = _tensor("v2", _storage("ComplexFloatStorage", "0", 1), 0, (1,), (1,))
+    return _write_zip(tmp_path / "c.pt", _pickle(_dict(t=tensor)), {"0": bytes(8)})
+
+
+def _complex_tensor_v3(tmp_path):
+    storage = _storage("UntypedStorage", "0", 16, module="torch.storage")
+    tensor = _tensor("v3", storage, 0, (2,), (1,), "complex64")
+    return _write_zip(tmp_path / "c.pt", _pickle(_dict(t=tensor)), {"0": bytes(16)})
+
+
+def _with_metadata(tmp_path):
+    """A float tensor whose rebuild call carries torch's conj/neg metadata dict."""
+    head = (_storage("FloatStorage", "0", 1), _push(0), _push((1,)), _push((1,)))
+    metadata = _dict(neg=_push(True))
+    tensor = _call("torch._utils", "_rebuild_tensor_v2", *head, _push(False),
+                   _call("collections", "OrderedDict"), metadata)
+    return _write_zip(tmp_path / "m.pt", _pickle(_dict(t=tensor)), {"0": bytes(4)})
+
+
+def _python_value(value):
+    return lambda tmp_path: _write_zip(tmp_path / "p.pt", _pickle(_dict(x=_push(value))), {})
+
+
+@pytest.mark.parametrize("make, what", [
+    (_complex_tensor_v2, "complex tensors"), (_complex_tensor_v3, "complex tensors"),
+    (_with_metadata, "metadata"), (_python_value({"a", "b"}), "Python set"),
+    (_python_value(frozenset({1})), "Python frozenset"), (_python_value(1 + 2j), "Python complex"),
+])
+def test_formats_no_cnn_checkpoint_needs_are_refused_clearly(tmp_path, make, what):
+    """Complex tensors (with their conj/neg bits) and Python sets/complex numbers: a plain
+    CheckpointError naming the file and what it held, not a claim that the file is unsafe."""
+    path = make(tmp_path)
+    with pytest.raises(CheckpointError, match=what) as info:
         load_torch_checkpoint(path)
+    assert not isinstance(info.value, UnsafeCheckpointError)
+    assert str(path) in str(info.value)
 
 
 # ------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from minidl import Tensor, no_grad
 from minidl.__main__ import main
 from minidl.models import zoo
 from minidl.models.resnet_cifar import resnet_cifar
-from minidl.transfer.convert import convert_checkpoint, convert_state_dict
+from minidl.pretrained import convert_checkpoint, convert_state_dict, guess_arch
 
 REPO = Path(__file__).resolve().parents[2]
 WEIGHTS = Path(os.environ.get("MINIDL_WEIGHTS") or REPO.parent / "shared" / "pretrained")
@@ -109,10 +109,11 @@ def test_renames_duplicates_wrappers_and_dtype(source):
 
 
 def test_guess_arch_from_file_names(tmp_path):
-    assert zoo.guess_arch(tmp_path / "vgg16_bn-6c64b313.pth") == "vgg16_bn"
-    assert zoo.guess_arch(tmp_path / "vgg16-397923af.pth") == "vgg16"
-    assert zoo.guess_arch(tmp_path / "resnet18-f37072fd.pth") == "resnet18"
-    assert zoo.guess_arch(tmp_path / "my_model.pth") is None
+    archs = zoo.ARCHITECTURES
+    assert guess_arch(tmp_path / "vgg16_bn-6c64b313.pth", archs) == "vgg16_bn"
+    assert guess_arch(tmp_path / "vgg16-397923af.pth", archs) == "vgg16"
+    assert guess_arch(tmp_path / "resnet18-f37072fd.pth", archs) == "resnet18"
+    assert guess_arch(tmp_path / "my_model.pth", archs) is None
 
 
 # ------------------------------------------------------------------------------------------
@@ -121,19 +122,20 @@ def test_guess_arch_from_file_names(tmp_path):
 
 def test_convert_checkpoint_writes_npz_that_loads_strictly(tmp_path):
     path = _real("resnet20-12fca82f.th")
-    report = convert_checkpoint(path, tmp_path / "r20.npz")          # arch from the hash
+    arch = guess_arch(path, zoo.ARCHITECTURES)                     # arch from the hash
+    report = convert_checkpoint(path, tmp_path / "r20.npz", zoo.build_model(arch), name=arch)
     assert report.ok and report.model == "resnet20" and report.saved_to == tmp_path / "r20.npz"
     model = resnet_cifar(20)
     model.load_state_dict(minidl.load(tmp_path / "r20.npz"), strict=True)
     # a renamed copy is recognised by its hash too
     renamed = tmp_path / "weights.th"
     renamed.write_bytes(path.read_bytes())
-    assert zoo.guess_arch(renamed) == "resnet20"
+    assert guess_arch(renamed, zoo.ARCHITECTURES) == "resnet20"
 
 
 def test_wrong_architecture_is_reported_and_nothing_is_written(tmp_path):
     path = _real("resnet32-d509ac18.th")
-    report = convert_checkpoint(path, tmp_path / "out.npz", arch="resnet20")
+    report = convert_checkpoint(path, tmp_path / "out.npz", resnet_cifar(20), name="resnet20")
     assert not report.ok and report.saved_to is None and not (tmp_path / "out.npz").exists()
     # resnet32 has 5 blocks per stage, resnet20 3: blocks 3 and 4 of each stage have no place
     assert not report.missing and not report.mismatched
@@ -160,6 +162,6 @@ def test_cli_exit_status(tmp_path, capsys):
     assert main(["convert", str(junk), str(tmp_path / "d.npz"), "--arch", "resnet20"]) == 2
     assert "not a PyTorch checkpoint" in capsys.readouterr().err
     assert main(["convert", str(junk), str(tmp_path / "d.npz")]) == 2
-    assert "pass arch" in capsys.readouterr().err
+    assert "pass --arch" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["convert", str(good), str(tmp_path / "e.npz"), "--rename", "nonsense"])

@@ -1,0 +1,73 @@
+"""Finding a published checkpoint on disk, or downloading it, always checked by its SHA-256.
+
+``pretrained_path(name)`` looks in these folders, first match wins:
+
+1. ``$MINIDL_WEIGHTS/<file>`` when that variable is set;
+2. ``<cache>/weights/<file>`` (``minidl.download.cache_dir()``: $MINIDL_CACHE or ~/.cache/minidl);
+3. ``SHARED_DIR`` = ``<repo>/../shared/pretrained/``, the course machines' shared copy, where
+   the source checkout sits beside it;
+4. otherwise it downloads the file from its public URL into (2), with progress.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from .. import download as _download
+from .registry import PRETRAINED, entry
+
+__all__ = ["SHARED_DIR", "guess_arch", "pretrained_path", "search_dirs"]
+
+SHARED_DIR = Path(__file__).resolve().parents[3] / "shared" / "pretrained"
+
+
+def search_dirs() -> list[Path]:
+    """The folders pretrained_path looks in, in order (the shared one only if it exists)."""
+    dirs = []
+    if os.environ.get("MINIDL_WEIGHTS"):
+        dirs.append(Path(os.environ["MINIDL_WEIGHTS"]).expanduser())
+    dirs.append(_download.cache_dir() / "weights")
+    if SHARED_DIR.is_dir():
+        dirs.append(SHARED_DIR)
+    return dirs
+
+
+def pretrained_path(name: str, download: bool = True, progress: bool = True) -> Path:
+    """The local path of checkpoint ``name`` (a key of PRETRAINED), downloading it into the
+    cache if no search folder has it. A local copy with the wrong SHA-256 is an error (the
+    cache's own copy is fetched again instead)."""
+    published = entry(name)
+    cache = _download.cache_dir() / "weights"
+    for folder in search_dirs():
+        path = folder / published.file
+        if not path.is_file():
+            continue
+        actual = _download.sha256_of(path)
+        if actual == published.sha256:
+            return path
+        if folder != cache:
+            raise _download.ChecksumError(
+                f"pretrained_path: {path} has SHA-256 {actual}, expected {published.sha256} for "
+                f"{name}; the file is damaged or a different one -- remove or replace it")
+    if not download:
+        raise FileNotFoundError(f"pretrained_path: {published.file} ({name}) is not in any of "
+                                f"{[str(d) for d in search_dirs()]} and download=False")
+    return _download.download(published.url, cache / published.file, published.sha256,
+                              progress=progress)
+
+
+def guess_arch(path: str | os.PathLike, archs: Iterable[str]) -> str | None:
+    """The architecture of a checkpoint file: by SHA-256 if it is a published one, else by a
+    name that starts with one of ``archs`` ('vgg16_bn-6c64b313.pth' -> 'vgg16_bn'); None if
+    neither. ``archs``: the architecture names known to the caller (minidl.models' registry)."""
+    path = Path(path)
+    if path.is_file():
+        digest = _download.sha256_of(path)
+        for published in PRETRAINED.values():
+            if published.sha256 == digest:
+                return published.arch
+    # the character after the name must not continue it: 'vgg16_bn...' is not 'vgg16'
+    matches = [a for a in archs if re.match(re.escape(a) + r"(?![a-z0-9_])", path.name.lower())]
+    return matches[0] if matches else None
