@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minidl import _process
+from minidl import process
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -89,7 +89,7 @@ def machine() -> dict:
             "threads_env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                                            "NUMBA_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT",
                                                            "OMP_WAIT_POLICY", "CUPY_TF32")},
-            "keeps_large_buffers": _process.KEEPS_LARGE_BUFFERS}
+            "keeps_large_buffers": process.KEEPS_LARGE_BUFFERS}
     try:
         from threadpoolctl import threadpool_info
         info["blas_threads"] = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]

@@ -3,7 +3,7 @@
     import minidl
     from minidl import nn, optim, functional as F
 """
-from . import _process  # noqa: F401  first: its settings must precede NumPy's and Numba's start
+from . import process  # noqa: F401  first: its settings must precede NumPy's and Numba's start
 from . import backend, cuda, functional
 from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed

@@ -1,21 +1,21 @@
-"""The process settings import minidl makes (minidl/_process.py), each in a fresh interpreter."""
+"""The process settings import minidl makes (minidl/process.py), each in a fresh interpreter."""
 import os
 import subprocess
 import sys
 
 import pytest
 
-from minidl import _process
+from minidl import process
 
 PROBE = """
 import resource, numpy as np, minidl, os
-from minidl import _process
+from minidl import process
 faults = []
 for _ in range(5):                          # a training step's pattern: allocate, fill, free
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     np.ones(16 << 20, np.float32)           # 64 MB
     faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-print(_process.ENABLED, _process.KEEPS_LARGE_BUFFERS, os.environ.get("OMP_WAIT_POLICY"), sum(faults[1:]))
+print(process.ENABLED, process.KEEPS_LARGE_BUFFERS, os.environ.get("OMP_WAIT_POLICY"), sum(faults[1:]))
 """
 
 
@@ -33,7 +33,7 @@ def test_thread_pools_sleep_at_once_unless_the_user_says_otherwise():
     assert probe(MINIDL_PROCESS_DEFAULTS="0")[2] == "None"
 
 
-@pytest.mark.skipif(not _process.KEEPS_LARGE_BUFFERS, reason="needs glibc's mallopt (Linux)")
+@pytest.mark.skipif(not process.KEEPS_LARGE_BUFFERS, reason="needs glibc's mallopt (Linux)")
 def test_a_freed_large_buffer_is_reused_without_page_faults():
     enabled, kept, _, faults = probe()
     off_enabled, off_kept, _, fresh_faults = probe(MINIDL_PROCESS_DEFAULTS="0")
