@@ -25,43 +25,11 @@ import minidl.functional as F
 from minidl import Tensor, nn
 from minidl.functional import by_definition
 from minidl.functional.conv import im2col
+from minidl.data.lecture import DEMO_INPUTS, LOOPY_FILTER, PRINTED_FEATURE_MAPS, PRINTED_POOLED, PRINTED_RELU
 from minidl.geometry import output_size
 
 lesson = start("05_convolution_by_hand", __doc__)
 
-# ---- the lecture's numbers, as printed on the slides ---------------------------------------------
-DEMO_INPUTS = [
-    np.array([[-1, 1, 1, 1, -1],
-              [-1, 1, -1, 1, -1],
-              [-1, 1, 1, 1, -1],
-              [-1, -1, -1, 1, -1],
-              [-1, -1, -1, 1, -1],
-              [-1, -1, 1, -1, -1],
-              [-1, 1, -1, -1, -1]], dtype=float),
-    np.array([[1, 1, 1, -1, -1],
-              [1, -1, 1, -1, -1],
-              [1, 1, 1, -1, -1],
-              [-1, -1, 1, -1, -1],
-              [-1, -1, 1, -1, -1],
-              [-1, 1, -1, -1, -1],
-              [1, -1, -1, -1, -1]], dtype=float),
-]
-PRINTED_FEATURE_MAPS = [
-    np.array([[-0.11, 1, -0.11], [-0.55, 0.11, -0.33], [-0.33, 0.33, -0.33],
-              [-0.22, -0.11, -0.22], [-0.33, -0.33, -0.33]]),
-    np.array([[1, -0.11, -0.11], [0.11, -0.33, 0.33], [0.33, -0.33, -0.33],
-              [-0.11, -0.55, -0.33], [-0.55, -0.33, -0.55]]),
-]
-PRINTED_RELU = [
-    np.array([[0, 1, 0], [0, 0.11, 0], [0, 0.33, 0], [0, 0, 0], [0, 0, 0]]),
-    np.array([[1, 0, 0], [0.11, 0, 0.33], [0.33, 0, 0], [0, 0, 0], [0, 0, 0]]),
-]
-PRINTED_POOLED = [
-    np.array([[1, 1], [0.33, 0.33], [0.33, 0.33], [0, 0]]),
-    np.array([[1, 0.33], [0.33, 0.33], [0.33, 0], [0, 0]]),
-]
-LOOPY = np.full((3, 3), 1 / 9)
-LOOPY[1, 1] = -1 / 9
 
 
 def as_printed(v):
@@ -75,7 +43,7 @@ def ninths(v):
 
 
 section("1. By hand: two loops per output")
-print("loopy pattern filter (x 9):\n", (LOOPY * 9).round().astype(int))
+print("loopy pattern filter (x 9):\n", (LOOPY_FILTER * 9).round().astype(int))
 print("Note: CNN 'convolution' slides the filter without flipping it (cross-correlation). This")
 print("filter is symmetric, so flipped or not gives the same numbers.")
 
@@ -93,7 +61,7 @@ def max_pool_loop(fmap, size, stride):
 
 by_loop = []
 for d, image in enumerate(DEMO_INPUTS, 1):
-    fmap = conv_loop(image, LOOPY)
+    fmap = conv_loop(image, LOOPY_FILTER)
     relu = np.maximum(fmap, 0)
     pooled = max_pool_loop(relu, 2, 1)
     by_loop.append((fmap, relu, pooled))
@@ -110,13 +78,13 @@ cols = im2col.reference(x, 3, 3)                        # (9, 30): one column pe
 print(f"im2col turns the two 7x5 images into one {cols.shape[0]}x{cols.shape[1]} matrix: row r holds "
       "pixel (r // 3, r % 3) of every 3x3 window; columns 0-14 are image 1's windows in output order,"
       " columns 15-29 image 2's.")
-by_matmul = (LOOPY.reshape(1, 9) @ cols).reshape(2, 5, 3)      # (1, 9) @ (9, 30): the whole batch
+by_matmul = (LOOPY_FILTER.reshape(1, 9) @ cols).reshape(2, 5, 3)      # (1, 9) @ (9, 30): the whole batch
 for d in range(2):
     claim(np.allclose(by_matmul[d], by_loop[d][0], atol=1e-12),
           f"demo {d + 1}: filter row (1x9) @ columns (9x30), its part reshaped to 5x3, equals the loop")
 
 section("3. minidl: F.conv2d, F.relu, F.max_pool2d")
-weight = Tensor(LOOPY[None, None])                      # (F=1, C=1, 3, 3)
+weight = Tensor(LOOPY_FILTER[None, None])                      # (F=1, C=1, 3, 3)
 fmaps = F.conv2d(Tensor(x), weight)                     # (2, 1, 5, 3)
 pooled = F.max_pool2d(F.relu(fmaps), kernel_size=2, stride=1)
 print(f"conv2d {x.shape} -> {fmaps.shape}, relu, max_pool2d(2, stride=1) -> {pooled.shape}")
@@ -212,17 +180,17 @@ claim(np.allclose(T @ DEMO_INPUTS[0].ravel(), by_loop[0][0].ravel(), atol=1e-12)
       "a 15x35 matrix times the flattened 7x5 image gives the feature map (one matrix product)")
 claim(all(np.count_nonzero(row) == 9 for row in T),
       "each output looks at only 9 of the 35 pixels (sparse interaction)")
-claim(all(np.allclose(np.sort(row[row != 0]), np.sort(LOOPY.ravel())) for row in T),
+claim(all(np.allclose(np.sort(row[row != 0]), np.sort(LOOPY_FILTER.ravel())) for row in T),
       f"and every row holds the same 9 weights: {T.size} matrix entries, 9 parameters (parameter sharing)")
 shifted = np.vstack([-np.ones((1, 5)), DEMO_INPUTS[0]])            # the image moved down one row
-claim(np.allclose(conv_loop(shifted, LOOPY)[1:], by_loop[0][0], atol=1e-12),
+claim(np.allclose(conv_loop(shifted, LOOPY_FILTER)[1:], by_loop[0][0], atol=1e-12),
       "moving the image down one row moves the feature map down one row (equivariance)")
 
 section("Figures")
 fig, axes = plt.subplots(2, 5, figsize=(14, 6.5))
 for d in range(2):
     fmap, relu, pooled_d = by_loop[d]
-    panels = [(DEMO_INPUTS[d], "input 7x5"), (LOOPY, "loopy filter"), (fmap, "feature map 5x3"),
+    panels = [(DEMO_INPUTS[d], "input 7x5"), (LOOPY_FILTER, "loopy filter"), (fmap, "feature map 5x3"),
               (relu, "ReLU"), (pooled_d, "max-pool 2x2, stride 1")]
     for ax, (a, title) in zip(axes[d], panels):
         ax.imshow(a, cmap="coolwarm", vmin=-1, vmax=1)
@@ -238,7 +206,7 @@ fig.suptitle("the lecture's demo recomputed; boxed cells are printed differently
 lesson.save(fig, "loopy_pattern_demo.png")
 
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.8), gridspec_kw={"width_ratios": [1, 1.6, 3.2]})
-axes[0].imshow(LOOPY.reshape(9, 1), cmap="coolwarm", vmin=-0.2, vmax=0.2)
+axes[0].imshow(LOOPY_FILTER.reshape(9, 1), cmap="coolwarm", vmin=-0.2, vmax=0.2)
 axes[0].set(title="filter as a 9x1 column\n(used as a 1x9 row)", xticks=[], yticks=range(9))
 axes[1].imshow(cols[:, :15], cmap="coolwarm", vmin=-1, vmax=1)
 axes[1].set(title="im2col of demo 1: 9 x 15\n(column p = the window at output p)",

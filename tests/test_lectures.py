@@ -14,33 +14,22 @@ import pytest
 import minidl
 from minidl import Tensor, nn, optim
 from minidl import functional as F
+from minidl.data import lecture
 from minidl.geometry import output_size
 
-LOOPY_FILTER = np.full((3, 3), 1 / 9)
-LOOPY_FILTER[1, 1] = -1 / 9
-
-DEMOS = {
-    1: dict(
-        image=[[-1, 1, 1, 1, -1], [-1, 1, -1, 1, -1], [-1, 1, 1, 1, -1], [-1, -1, -1, 1, -1],
-               [-1, -1, -1, 1, -1], [-1, -1, 1, -1, -1], [-1, 1, -1, -1, -1]],
-        feature=[[-0.11, 1, -0.11], [-0.55, 0.11, -0.33], [-0.33, 0.33, -0.33], [-0.22, -0.11, -0.22],
-                 [-0.33, -0.33, -0.33]],
-        relu=[[0, 1, 0], [0, 0.11, 0], [0, 0.33, 0], [0, 0, 0], [0, 0, 0]],
-        pooled=[[1, 1], [0.33, 0.33], [0.33, 0.33], [0, 0]],
-        # printed cell -> what input and filter give (x 9): -5/9 where -0.22 / -0.33 is printed
-        misprinted_feature={(3, 0): -5, (3, 2): -5, (4, 1): -5},
-        misprinted_relu={}, misprinted_pooled={}),
-    2: dict(
-        image=[[1, 1, 1, -1, -1], [1, -1, 1, -1, -1], [1, 1, 1, -1, -1], [-1, -1, 1, -1, -1],
-               [-1, -1, 1, -1, -1], [-1, 1, -1, -1, -1], [1, -1, -1, -1, -1]],
-        feature=[[1, -0.11, -0.11], [0.11, -0.33, 0.33], [0.33, -0.33, -0.33], [-0.11, -0.55, -0.33],
-                 [-0.55, -0.33, -0.55]],
-        relu=[[1, 0, 0], [0.11, 0, 0.33], [0.33, 0, 0], [0, 0, 0], [0, 0, 0]],
-        pooled=[[1, 0.33], [0.33, 0.33], [0.33, 0], [0, 0]],
-        # the printed 0.33 at (1, 2) is -1/9 by the arithmetic, and it carries into ReLU and pooling
-        misprinted_feature={(1, 2): -1, (2, 2): -1},
-        misprinted_relu={(1, 2): 0}, misprinted_pooled={(0, 1): 0, (1, 1): 0}),
+# printed cell -> what the input and filter give (x 9): transcription slips in the notes
+MISPRINTS = {
+    1: dict(feature={(3, 0): -5, (3, 2): -5, (4, 1): -5}, relu={}, pooled={}),   # -5/9 printed -0.22/-0.33
+    # the printed 0.33 at (1, 2) is -1/9 by the arithmetic, and it carries into ReLU and pooling
+    2: dict(feature={(1, 2): -1, (2, 2): -1}, relu={(1, 2): 0}, pooled={(0, 1): 0, (1, 1): 0}),
 }
+DEMOS = {
+    d: dict(image=lecture.DEMO_INPUTS[d - 1], feature=lecture.PRINTED_FEATURE_MAPS[d - 1],
+            relu=lecture.PRINTED_RELU[d - 1], pooled=lecture.PRINTED_POOLED[d - 1],
+            **{f"misprinted_{k}": v for k, v in MISPRINTS[d].items()})
+    for d in (1, 2)
+}
+LOOPY_FILTER = lecture.LOOPY_FILTER
 
 
 def check_against_lecture(computed, printed, misprinted, scale):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..geometry import pair
+
 
 def _check(batch, who: str, channels: int | None = None) -> np.ndarray:
     """batch as a float (N, C, H, W) array, else a ValueError naming the transform."""
@@ -31,13 +33,6 @@ def _need_rng(rng, who: str) -> np.random.Generator:
         raise TypeError(f"{who}: needs rng, a numpy Generator (np.random.default_rng(seed)), "
                         f"got {type(rng).__name__}")
     return rng
-
-
-def _pair(size, who: str) -> tuple[int, int]:
-    h, w = (size, size) if np.isscalar(size) else tuple(size)
-    if int(h) != h or int(w) != w or h < 1 or w < 1:
-        raise ValueError(f"{who}: size must be a positive int or (height, width), got {size!r}")
-    return int(h), int(w)
 
 
 def _crop(batch: np.ndarray, top: np.ndarray, left: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -151,7 +146,7 @@ class RandomCrop(Transform):
     """Zero-pad each side by padding (with fill), then cut a random size crop per image."""
 
     def __init__(self, size, padding: int = 0, fill: float = 0.0):
-        self.size = _pair(size, "RandomCrop")
+        self.size = pair(size, "size", "RandomCrop", 1)
         self.padding = int(padding)
         self.fill = fill
         if self.padding < 0:
@@ -245,7 +240,7 @@ class Resize(Transform):
     """Bilinear resize to size (int or (height, width)), PyTorch's align_corners=False."""
 
     def __init__(self, size):
-        self.size = _pair(size, "Resize")
+        self.size = pair(size, "size", "Resize", 1)
 
     def __call__(self, batch, rng=None):
         batch = _check(batch, "Resize")
@@ -259,7 +254,7 @@ class PadTo(Transform):
     (28 -> 32 adds 2 pixels on every side)."""
 
     def __init__(self, size=32, fill: float = 0.0):
-        self.size = _pair(size, "PadTo")
+        self.size = pair(size, "size", "PadTo", 1)
         self.fill = fill
 
     def __call__(self, batch, rng=None):
