@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ...geometry import image_shape, window_geometry
+from ...geometry import window_geometry
+from ..checks import pool_backward_argmax
 from .common import JIT, float_array, run, u
 
 
@@ -131,14 +132,7 @@ def max_pool2d_forward(x, kh, kw, stride, padding):
 def max_pool2d_backward(dout, argmax, x_shape):
     """dout, argmax (N, C, OH, OW) -> dx (N, C, H, W) with dx[argmax] += dout."""
     dout = float_array(dout, "dout", "max_pool2d_backward", (4,))
-    n, c, h, w = image_shape(x_shape, "max_pool2d_backward")
-    if not isinstance(argmax, np.ndarray) or argmax.dtype.kind not in "iu":
-        raise TypeError("max_pool2d_backward: argmax must be an integer NumPy array, got "
-                        f"{getattr(argmax, 'dtype', type(argmax).__name__)}")
-    if argmax.shape != dout.shape or dout.shape[:2] != (n, c):
-        raise ValueError(f"max_pool2d_backward: dout {dout.shape} and argmax {argmax.shape} must "
-                         f"both be (N, C, OH, OW) with (N, C) = {(n, c)} from x_shape")
-    argmax = np.ascontiguousarray(argmax, dtype=np.int64)
+    (n, c, h, w), argmax = pool_backward_argmax(dout, argmax, x_shape, np)
     dx = np.empty((n, c, h, w), dtype=dout.dtype)
     oh, ow = dout.shape[2:]
     bad = run(_max_pool2d_backward, dx.size, dout.reshape(-1), argmax.reshape(-1),

@@ -10,7 +10,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ...geometry import image_shape, out_array, window_geometry
+from ...geometry import out_array, window_geometry
+from ..checks import col2im_geometry
 from .common import JIT, float_array, run, u
 
 
@@ -110,12 +111,8 @@ def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
 def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Columns (C*kh*kw, N*OH*OW) -> image (N, C, H, W), summing where windows overlap."""
     cols = float_array(cols, "cols", "col2im", (2,))
-    n, c, h, w = image_shape(x_shape, "col2im")
-    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = window_geometry(
-        "col2im", (h, w), kh, kw, stride, padding, dilation)
-    if cols.shape != (c * kh * kw, n * oh * ow):
-        raise ValueError(f"col2im: cols must have shape {(c * kh * kw, n * oh * ow)} for x_shape "
-                         f"{tuple(x_shape)} and a {kh}x{kw} kernel, got {cols.shape}")
+    (n, c, h, w), (kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow) = col2im_geometry(
+        cols, x_shape, kh, kw, stride, padding, dilation)
     dx = np.empty((n, c, h, w), dtype=cols.dtype)
     run(_col2im, cols.size, cols.reshape(-1), dx.reshape(-1),
         n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, _col2im_chunk(n, c, h * w * dx.itemsize))

@@ -4,7 +4,8 @@ Same signatures and results as the references in ``minidl.functional.conv`` and 
 """
 from __future__ import annotations
 
-from ...geometry import image_shape, out_array, window_geometry
+from ...geometry import out_array, window_geometry
+from ..checks import col2im_geometry, pool_backward_argmax
 from .common import cupy, float_array, ints, launch
 
 
@@ -16,22 +17,18 @@ def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
         "im2col", (h, w), kh, kw, stride, padding, dilation)
     cols = out_array(out, (c * kh * kw, n * oh * ow), x.dtype, "im2col", cupy)
     launch("im2col", x.dtype, cols.size, max(cols.size, x.size),
-            (x, cols, cols.size, *ints(n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)))
+           (x, cols, cols.size, *ints(n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)))
     return cols
 
 
 def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Columns (C*kh*kw, N*OH*OW) -> image (N, C, H, W), summing where windows overlap."""
     cols = float_array(cols, "cols", "col2im", 2)
-    n, c, h, w = image_shape(x_shape, "col2im")
-    kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = window_geometry(
-        "col2im", (h, w), kh, kw, stride, padding, dilation)
-    if cols.shape != (c * kh * kw, n * oh * ow):
-        raise ValueError(f"col2im: cols must have shape {(c * kh * kw, n * oh * ow)} for x_shape "
-                         f"{tuple(x_shape)} and a {kh}x{kw} kernel, got {cols.shape}")
+    (n, c, h, w), (kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow) = col2im_geometry(
+        cols, x_shape, kh, kw, stride, padding, dilation)
     dx = cupy.empty((n, c, h, w), dtype=cols.dtype)
     launch("col2im", cols.dtype, dx.size, max(cols.size, dx.size),
-            (cols, dx, dx.size, *ints(n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)))
+           (cols, dx, dx.size, *ints(n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)))
     return dx
 
 
@@ -44,7 +41,7 @@ def max_pool2d_forward(x, kh, kw, stride, padding):
     out = cupy.empty((n, c, oh, ow), dtype=x.dtype)
     argmax = cupy.empty((n, c, oh, ow), dtype=cupy.int64)
     launch("max_pool2d_forward", x.dtype, out.size, x.size,
-            (x, out, argmax, out.size, *ints(h, w, kh, kw, sh, sw, ph, pw, oh, ow)))
+           (x, out, argmax, out.size, *ints(h, w, kh, kw, sh, sw, ph, pw, oh, ow)))
     return out, argmax
 
 
@@ -55,16 +52,9 @@ def max_pool2d_backward(dout, argmax, x_shape):
     outside the H x W plane are skipped.
     """
     dout = float_array(dout, "dout", "max_pool2d_backward", 4)
-    n, c, h, w = image_shape(x_shape, "max_pool2d_backward")
-    if not isinstance(argmax, cupy.ndarray) or argmax.dtype.kind not in "iu":
-        raise TypeError("max_pool2d_backward: argmax must be an integer CuPy array, got "
-                        f"{getattr(argmax, 'dtype', type(argmax).__name__)}")
-    if argmax.shape != dout.shape or dout.shape[:2] != (n, c):
-        raise ValueError(f"max_pool2d_backward: dout {dout.shape} and argmax {argmax.shape} must "
-                         f"both be (N, C, OH, OW) with (N, C) = {(n, c)} from x_shape")
-    argmax = cupy.ascontiguousarray(argmax, dtype=cupy.int64)
+    (n, c, h, w), argmax = pool_backward_argmax(dout, argmax, x_shape, cupy)
     dx = cupy.zeros((n, c, h, w), dtype=dout.dtype)
     oh, ow = dout.shape[2:]
     launch("max_pool2d_backward", dout.dtype, dout.size, max(dout.size, dx.size),
-            (dout, argmax, dx, dout.size, h * w, oh * ow))
+           (dout, argmax, dx, dout.size, h * w, oh * ow))
     return dx
