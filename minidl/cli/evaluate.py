@@ -1,7 +1,8 @@
 """``python -m minidl evaluate --model lab6 --dataset fashion-mnist --weights runs/lab6/best.npz``:
 score saved weights on a dataset's test split, with the same preprocessing as ``train`` (images
-resized for the model and normalised with the training split's mean and std). Prints the loss,
-the accuracy and each class's accuracy; --out also saves the confusion matrix and samples.
+brought to the model's size and channels, normalised with the training split's mean and std:
+minidl.cli.train.prepare_data and model_for). Prints the loss, the accuracy and each class's
+accuracy; --out also saves the confusion matrix and samples.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import minidl
 from minidl import data as D
 from minidl import plot
-from minidl.cli.train import DATASETS, MODELS, build_model, prepare_data
+from minidl.cli.train import DATASETS, MODELS, model_for, prepare_data
 from minidl.train import evaluate
 
 
@@ -37,7 +38,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"evaluate: {err}", file=sys.stderr)
         return 2
     x_test, y_test = data.test
-    model = build_model(args.model, len(data.classes), x_test.shape[1], data.image_size)
+    try:
+        model, adapt = model_for(args.model, data)
+    except ValueError as err:
+        print(f"evaluate: {err}", file=sys.stderr)
+        return 2
     try:
         model.load_state_dict(state)
     except KeyError as err:
@@ -45,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
               f"{args.dataset} (trained with another --model or --dataset?)\n{err.args[0]}",
               file=sys.stderr)
         return 2
-    result = evaluate(model, D.DataLoader(x_test, y_test, args.batch_size), device=args.device,
-                      progress=True)
+    result = evaluate(model, D.DataLoader(x_test, y_test, args.batch_size, transform=adapt),
+                      device=args.device, progress=True)
     cm = result["confusion_matrix"]
     print(f"{args.model} ({args.weights}) on {args.dataset} test: accuracy "
           f"{result['accuracy']:.2%}, loss {result['loss']:.4f}, {result['num_samples']} images")

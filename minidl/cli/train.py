@@ -7,16 +7,21 @@ learning_curves.png, confusion_matrix.png (test set), filters.png (first layer's
 samples.png (test images with their predicted classes) and best.npz (the weights with the
 lowest validation loss, which are also the ones scored on the test set).
 
-Data: 10% of the training split (stratified, --val-fraction) is held out for validation; images
-are scaled to [0, 1] and normalised with the mean and std of the whole training split; a model
-that needs another image size (lab6: 28x28, digits-cnn: 8x8) gets the images resized.
+MODEL is any architecture of minidl.models.zoo.ARCHITECTURES built for small images: lab6,
+digits-cnn, mlp and the CIFAR ResNets (resnet20 ... resnet110).
+
+Data (minidl.data.prepare): 10% of the training split (stratified, --val-fraction) is held out
+for validation; images are scaled to [0, 1] and normalised with the mean and std of the whole
+training split, as the model sees it. A model that fixes another image size gets the images
+zero-padded when they are at most 1/8 smaller (Fashion-MNIST's 28x28 into the ResNets' 32x32,
+as minidl.transfer.adapt does), else resized (lab6: 28x28, digits-cnn: 8x8); one that takes RGB
+gets the gray channel copied to three, batch by batch (GrayToRGB).
 Defaults: Adam with lr 1e-3 (SGD: lr 0.05, momentum 0.9), batch 128, 5 epochs, constant lr.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,31 +29,17 @@ import numpy as np
 import minidl
 from minidl import data as D
 from minidl import nn, optim, plot
-from minidl.models.lab6 import digits_cnn, lab6_cnn
-from minidl.models.mlp import mlp
+from minidl.models.zoo import ARCHITECTURES, build_model
 from minidl.train import BestWeights, EarlyStopping, ModelCheckpoint, evaluate, fit
 
-# model name -> (builder(num_classes, in_channels, image_size), image side it needs or None)
-MODELS = {
-    "lab6": (lambda k, c, size: lab6_cnn(k, c), 28),
-    "digits-cnn": (lambda k, c, size: digits_cnn(k, c), 8),
-    "mlp": (lambda k, c, size: mlp(c * size * size, (256,), k), None),
-}
+# The architectures this command trains: those for images up to 32x32 (the ImageNet ones take
+# 224x224, 49x the pixels of a 32x32 image: too slow to train here, and the full training
+# split resized to it would not fit in memory)
+MAX_IMAGE_SIZE = 32
+MODELS = [name for name, arch in ARCHITECTURES.items()
+          if arch.image_size is None or arch.image_size <= MAX_IMAGE_SIZE]
 DATASETS = ("fashion-mnist", "mnist", "digits")
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
-
-
-@dataclass
-class PreparedData:
-    """Float images (N, C, H, W), already resized and normalised, with int64 labels."""
-
-    train: tuple[np.ndarray, np.ndarray]
-    val: tuple[np.ndarray, np.ndarray]
-    test: tuple[np.ndarray, np.ndarray]
-    classes: list[str]
-    mean: float
-    std: float
-    image_size: int
 
 
 def load_dataset(name: str, split: str) -> D.Dataset:
@@ -62,11 +53,23 @@ def load_dataset(name: str, split: str) -> D.Dataset:
     raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}")
 
 
-def _images(dataset: D.Dataset, size: int | None) -> np.ndarray:
-    x = D.to_float(dataset.images)
-    if size is not None and x.shape[-1] != size:
-        x = D.Resize(size)(x)
-    return x
+def size_transform(model: str, side: int) -> D.Transform | None:
+    """How images of side x side pixels reach the size the model fixes: None (it takes them),
+    PadTo (at most 1/8 smaller: zeros, i.e. black, around the image) or Resize (bilinear)."""
+    size = ARCHITECTURES[model].image_size
+    if size is None or side == size:
+        return None
+    return D.PadTo(size) if size - size // 8 <= side < size else D.Resize(size)
+
+
+def channel_transform(model: str, channels: int) -> D.Transform | None:
+    """The per-batch transform that gives the model the channels it takes: None, or GrayToRGB."""
+    need = ARCHITECTURES[model].in_channels
+    if need is None or need == channels:
+        return None
+    if (channels, need) == (1, 3):
+        return D.GrayToRGB()
+    raise ValueError(f"{model} takes {need}-channel images, the dataset has {channels}")
 
 
 def _pick(n: int, limit: int | None, seed: int) -> np.ndarray:
@@ -79,32 +82,26 @@ def _pick(n: int, limit: int | None, seed: int) -> np.ndarray:
 
 
 def prepare_data(dataset: str, model: str, limit: int | None = None, seed: int = 0,
-                 val_fraction: float = 0.1) -> PreparedData:
-    """Load, subsample (limit), split off validation, resize for the model and normalise.
+                 val_fraction: float = 0.1) -> D.Prepared:
+    """Load, subsample (limit), split off validation, bring to the model's image size and
+    normalise (minidl.data.prepare); the channels are adapted per batch (channel_transform).
 
     The normalisation statistics come from the full training split, so the `evaluate`
     command reproduces them exactly from the dataset and model names.
     """
-    size = MODELS[model][1]
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
-    x_train = _images(train, size)
-    mean, std = float(x_train.mean()), float(x_train.std())
-    keep = _pick(len(train), limit, seed)
-    x_train, y_train = (x_train[keep] - mean) / std, train.labels[keep]
-    keep = _pick(len(test), limit, seed + 1)
-    x_test, y_test = (_images(test, size)[keep] - mean) / std, test.labels[keep]
-    fit_idx, val_idx = D.stratified_split(y_train, val_fraction, seed)
-    if len(fit_idx) == 0 or len(val_idx) == 0:
-        raise ValueError(f"{len(y_train)} training images are too few to split off a validation "
-                         f"fraction of {val_fraction}; raise --limit")
-    return PreparedData((x_train[fit_idx], y_train[fit_idx]), (x_train[val_idx], y_train[val_idx]),
-                        (x_test, y_test), train.classes, mean, std, x_train.shape[-1])
+    keep, keep_test = _pick(len(train), limit, seed), _pick(len(test), limit, seed + 1)
+    part = train if len(keep) == len(train) else train.take(keep)
+    return D.prepare(part, test.take(keep_test), val_fraction, seed,
+                     size_transform(model, train.images.shape[-1]), stats=train)
 
 
-def build_model(name: str, num_classes: int, in_channels: int, image_size: int) -> nn.Module:
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}: expected one of {', '.join(MODELS)}")
-    return MODELS[name][0](num_classes, in_channels, image_size)
+def model_for(model: str, data: D.Prepared) -> tuple[nn.Module, D.Transform | None]:
+    """The fresh model for the prepared data, and the per-batch transform its loaders need."""
+    channels, side = data.image_shape[0], data.image_shape[-1]
+    adapt = channel_transform(model, channels)
+    in_channels = ARCHITECTURES[model].in_channels if adapt is not None else channels
+    return build_model(model, len(data.classes), in_channels, side), adapt
 
 
 def augmentation(dataset: str, mean: float, std: float):
@@ -172,16 +169,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"train: {err}", file=sys.stderr)
         return 2
     x_train, y_train = data.train
-    model = build_model(args.model, len(data.classes), x_train.shape[1], data.image_size)
+    try:
+        model, adapt = model_for(args.model, data)
+    except ValueError as err:
+        print(f"train: {err}", file=sys.stderr)
+        return 2
     print(f"{args.model} on {args.dataset}: {len(y_train)} train / {len(data.val[1])} validation / "
-          f"{len(data.test[1])} test images of {x_train.shape[1:]}, "
+          f"{len(data.test[1])} test images of {x_train.shape[1:]}"
+          f"{' as RGB' if adapt is not None else ''}, "
           f"{model.num_parameters():,} parameters; {args.optimizer} lr {lr:g}", flush=True)
 
-    transform = augmentation(args.dataset, data.mean, data.std) if args.augment else None
+    steps = [augmentation(args.dataset, data.mean, data.std)] if args.augment else []
+    transform = D.Compose(steps + [adapt]) if adapt is not None else (steps[0] if steps else None)
     train_loader = D.DataLoader(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed,
                                 transform=transform)
-    val_loader = D.DataLoader(*data.val, batch_size=512)
-    test_loader = D.DataLoader(*data.test, batch_size=512)
+    val_loader = D.DataLoader(*data.val, batch_size=512, transform=adapt)
+    test_loader = D.DataLoader(*data.test, batch_size=512, transform=adapt)
     optimizer = make_optimizer(args.optimizer, model.parameters(), lr, args.momentum,
                                args.weight_decay)
     scheduler = (optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
@@ -206,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                 if not callable(v)}
     history.meta.update(
-        settings=settings, lr=lr, classes=data.classes, image_shape=list(x_train.shape[1:]),
+        settings=settings, lr=lr, classes=data.classes, image_shape=list(data.image_shape),
         normalize={"mean": data.mean, "std": data.std}, num_parameters=model.num_parameters(),
         test_loss=test["loss"], test_accuracy=test["accuracy"],
         test_confusion_matrix=test["confusion_matrix"])
@@ -217,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_run(out: Path, model: nn.Module, history, test: dict, data: PreparedData) -> None:
+def write_run(out: Path, model: nn.Module, history, test: dict, data: D.Prepared) -> None:
     """history.json and the four plots (best.npz is written by ModelCheckpoint during fit)."""
     out.mkdir(parents=True, exist_ok=True)
     history.save(out / "history.json")

@@ -1,11 +1,11 @@
-# model zoo (issue 5): the lectures' architectures, CIFAR ResNets and pretrained weights
+# model zoo (issue 5): the lectures' architectures, CIFAR ResNets, names -> builders (zoo), weights
 from .alexnet import AlexNet, alexnet
 from .inception import InceptionModule, conv2d_multiply_adds
 from .resnet import ResNet, resnet18, resnet34, resnet50
 from .resnet_cifar import (CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, CifarResNet, resnet20,
                            resnet32, resnet44, resnet56, resnet110, resnet_cifar)
 from .vgg import VGG, vgg16, vgg16_bn, vgg19, vgg19_bn
-from .zoo import build_model
+from .zoo import ARCHITECTURES, Architecture, build_model
 from ..pretrained import load_pretrained, pretrained_path
 # Lab 6 (issue 3): the lab's Fashion-MNIST CNN, a small CNN for 8x8 digits, the MLP baseline
 from .lab6 import ConvNet, digits_cnn, lab6_cnn

@@ -7,7 +7,8 @@ import pytest
 
 import minidl
 from minidl.__main__ import main
-from minidl.cli.train import build_model, first_layer_filters, prepare_data
+from minidl.cli.train import first_layer_filters, prepare_data
+from minidl.models.zoo import build_model
 from minidl.train import History
 
 RUN_FILES = ("history.json", "learning_curves.png", "confusion_matrix.png", "filters.png",
