@@ -190,8 +190,9 @@ def load_torch_checkpoint(path: str | os.PathLike) -> object:
     storage offset honoured (bfloat16 widens exactly to float32); OrderedDicts become dicts in
     the same order (a :class:`DictWithAttributes` when they carried attributes), ``torch.Size``
     a tuple, ``torch.device`` and dtypes their names as str. Raises :class:`CheckpointError`
-    naming ``path`` for a damaged or unsupported file, :class:`UnsafeCheckpointError` when the
-    pickle asks for any global outside the allow-list.
+    naming ``path`` for a damaged or unsupported file (complex tensors, Python sets, storage
+    views of PyTorch < 1.0), :class:`UnsafeCheckpointError` when the pickle asks for any global
+    outside the allow-list.
     """
     try:
         with open(path, "rb") as file:
