@@ -13,14 +13,15 @@ class DataLoader:
     handed out as int64; or float targets of any shape (N, ...) for regression, kept as they are.
 
     With shuffle, each pass (epoch) takes a fresh permutation from a Generator seeded once
-    with seed, so two loaders with the same seed give the same batches epoch after epoch.
+    with seed, so two loaders with the same seed give the same batches epoch after epoch; seed
+    may also be a np.random.Generator, which is then drawn from (not copied).
     transform(x, rng) is applied to each batch with that same Generator (see transforms.py).
     Without shuffle or transform, batches are views of images, not copies.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int,
-                 shuffle: bool = False, seed: int | None = None, drop_last: bool = False,
-                 transform: Callable | None = None):
+                 shuffle: bool = False, seed: int | np.random.Generator | None = None,
+                 drop_last: bool = False, transform: Callable | None = None):
         images, labels = np.asarray(images), np.asarray(labels)
         if labels.ndim < 1 or labels.dtype.kind not in "iuf":
             raise ValueError(f"DataLoader: labels must be integer class labels or float targets, "

@@ -3,7 +3,8 @@
     clf = LogisticRegression(l2=1e-3).fit(train_feats, train_labels)   # (N, D), (N,)
     clf.score(test_feats, test_labels)
 
-``LogisticRegression`` is trained with minidl itself (a Linear layer, cross-entropy, Adam);
+``LogisticRegression`` is trained with minidl itself (a Linear layer, cross-entropy, Adam,
+minidl.train.fit);
 ``sklearn_logistic_regression`` fits scikit-learn's on the same features as a reference.
 """
 from __future__ import annotations
@@ -12,8 +13,9 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn, optim
-from ..progress import ProgressBar
+from ..data import DataLoader
 from ..tensor import Tensor, no_grad
+from ..train import fit
 
 __all__ = ["LogisticRegression", "sklearn_logistic_regression"]
 
@@ -67,23 +69,21 @@ class LogisticRegression:
         self.linear.weight.data[...] = rng.uniform(-bound, bound, self.linear.weight.shape)
         self.linear.bias.data[...] = 0
         opt = optim.Adam(self.linear.parameters(), lr=self.lr)
-        Xs, target = self._standardise(X), Tensor(index.astype(np.int64))
+        Xs, target = self._standardise(X).data, index.astype(np.int64)
         batch = len(X) if self.batch_size is None else int(self.batch_size)
-        self.losses = []
-        bar = ProgressBar(self.epochs, "logistic regression", disable=not self.progress)
-        for _ in range(self.epochs):
-            order = rng.permutation(len(X)) if batch < len(X) else np.arange(len(X))
-            for start in range(0, len(X), batch):
-                idx = order[start:start + batch]
-                xb, yb = (Xs, target) if batch >= len(X) else (Tensor(Xs.data[idx]), Tensor(target.data[idx]))
-                opt.zero_grad()
-                w = self.linear.weight
-                loss = F.cross_entropy(self.linear(xb), yb) + (0.5 * self.l2) * (w * w).sum()
-                loss.backward()
-                opt.step()
-            self.losses.append(float(loss.item()))
-            bar.update(1, loss=self.losses[-1])
-        bar.close()
+        # full batch: the same batch every epoch; else shuffled by the generator that drew W
+        data = ([(Xs, target)] if batch >= len(X)
+                else DataLoader(Xs, target, batch, shuffle=True, seed=rng))
+        w = self.linear.weight
+
+        def loss(logits, y):
+            return F.cross_entropy(logits, y) + (0.5 * self.l2) * (w * w).sum()
+
+        history = fit(self.linear, opt, data, epochs=self.epochs, loss=loss,
+                      progress=self.progress)
+        if history.stop_reason is not None:
+            raise ValueError(f"LogisticRegression.fit: {history.stop_reason}")
+        self.losses = history.iteration_loss[len(data) - 1::len(data)]   # each epoch's last
         return self
 
     def _logits(self, X) -> np.ndarray:
