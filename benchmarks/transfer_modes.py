@@ -31,7 +31,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -46,8 +45,7 @@ from minidl import Tensor, no_grad, optim  # noqa: E402
 from minidl import functional as F  # noqa: E402
 from minidl.data import DataLoader, Dataset, fashion_mnist, subset  # noqa: E402
 from minidl.models.resnet_cifar import resnet_cifar  # noqa: E402
-from minidl.progress import ProgressBar  # noqa: E402
-from minidl.train import evaluate  # noqa: E402
+from minidl.train import evaluate, fit  # noqa: E402
 from minidl.transfer import (LogisticRegression, adapt_images, extract_features, freeze,  # noqa: E402
                              param_groups, replace_head, sklearn_logistic_regression)
 
@@ -90,28 +88,15 @@ def batch_size_for(size: int) -> int:
 
 def train_sgd(model, groups, x, y, epochs: int, batch_size: int, seed: int, desc: str) -> float:
     """SGD (momentum, weight decay) with a cosine schedule per step over all epochs; every
-    group keeps its own starting rate. Returns the last epoch's mean training loss."""
+    group keeps its own starting rate. Returns the last epoch's mean training loss (per batch)."""
+    log(desc)
     opt = optim.SGD(groups, lr=groups[0]["lr"], momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
-    start_lrs = [g["lr"] for g in opt.param_groups]
     loader = DataLoader(x, y, batch_size, shuffle=True, seed=seed)
-    total = epochs * len(loader)
-    bar = ProgressBar(total, desc)
-    model.train()
-    step, losses = 0, []
-    for _ in range(epochs):
-        losses = []
-        for xb, yb in loader:
-            for g, lr0 in zip(opt.param_groups, start_lrs):
-                g["lr"] = lr0 * 0.5 * (1 + math.cos(math.pi * step / total))
-            opt.zero_grad()
-            loss = F.cross_entropy(model(Tensor(xb)), Tensor(yb))
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            step += 1
-            bar.update(1, loss=losses[-1])
-    bar.close()
-    return float(np.mean(losses))
+    cosine = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(loader))
+    history = fit(model, opt, loader, epochs=epochs, scheduler=cosine, scheduler_interval="step")
+    if history.stop_reason is not None:
+        raise RuntimeError(f"{desc}: {history.stop_reason}")
+    return float(np.mean(history.iteration_loss[-len(loader):]))
 
 
 def accuracy(model, x, y) -> float:
