@@ -158,15 +158,15 @@ def train_epoch(model, optimizer, data: Iterable, loss: Callable = F.cross_entro
                 "batch_losses": batch_losses, "stop_reason": stop_reason}
 
     for i, (x, y) in enumerate(data, start=1):
-        x, y = _to_tensors(x, y, device, "fit")
+        x, y = _to_tensors(x, y, device, "train_epoch")
         try:
             if not _finite(x):
-                raise ValueError(f"fit: the training inputs hold NaN or infinite values (shape {x.shape})")
+                raise ValueError(f"train_epoch: the training inputs hold NaN or infinite values (shape {x.shape})")
             out, value = train_step(model, optimizer, x, y, loss)
         except TrainingDiverged as err:
             return result(None, _diverged(str(err), epoch, i, optimizer))
         except (ValueError, TypeError, FloatingPointError) as err:
-            err.add_note(f"fit: while training on epoch {epoch}/{epochs}, batch "
+            err.add_note(f"train_epoch: while training on epoch {epoch}/{epochs}, batch "
                          f"{i}/{batches} (lr {optimizer.param_groups[0]['lr']:g})")
             raise
         if scheduler is not None:
@@ -187,7 +187,7 @@ def train_epoch(model, optimizer, data: Iterable, loss: Callable = F.cross_entro
                 postfix["acc"] = correct / counted
             bar.update(1, **postfix)
     if seen == 0:
-        raise ValueError("fit: train_data yielded no batches")
+        raise ValueError("train_epoch: the training data yielded no batches")
     return result(correct / counted if counted else None)
 
 
