@@ -39,21 +39,20 @@ def main(argv=None) -> int:
 
     start = time.monotonic()
     train, test = D.digits("train"), D.digits("test")
-    x_train = D.to_float(train.images)
-    mean, std = float(x_train.mean()), float(x_train.std())
-    x_train, x_test = (x_train - mean) / std, (D.to_float(test.images) - mean) / std
+    data = D.prepare(train, test)                          # normalised with the training mean, std
+    (x_train, y_train), (x_test, y_test) = data.train, data.test
     minidl.manual_seed(args.seed)
     model = digits_cnn()
     opt = optim.Adam(model.parameters(), lr=0.01)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
-    history = fit(model, opt, D.DataLoader(x_train, train.labels, 32, shuffle=True, seed=args.seed),
-                  D.DataLoader(x_test, test.labels, 512), args.epochs, scheduler=scheduler,
+    history = fit(model, opt, D.DataLoader(x_train, y_train, 32, shuffle=True, seed=args.seed),
+                  D.DataLoader(x_test, y_test, 512), args.epochs, scheduler=scheduler,
                   device=args.device, file=sys.stdout)
     total = time.monotonic() - start       # data preparation, first-call compilation included
 
     result = training_result("digits_cnn", history, args, total, TARGET,
                              {"optimizer": "adam", "lr": 0.01, "schedule": "cosine",
-                              "batch_size": 32, "normalize": {"mean": mean, "std": std},
+                              "batch_size": 32, "normalize": {"mean": data.mean, "std": data.std},
                               "train_images": len(train), "test_images": len(test),
                               "num_parameters": model.num_parameters(),
                               "time_limit_seconds": TIME_LIMIT_S})

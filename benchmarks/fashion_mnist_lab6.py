@@ -79,11 +79,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     train, test = D.fashion_mnist("train"), D.fashion_mnist("test")
-    x_train, y_train = D.to_float(train.images), train.labels
-    mean, std = float(x_train.mean()), float(x_train.std())
-    x_train = (x_train[:args.limit] - mean) / std
-    y_train = y_train[:args.limit]
-    x_test = (D.to_float(test.images) - mean) / std
+    part = train if args.limit is None else train.take(slice(args.limit))
+    data = D.prepare(part, test, stats=train)            # the whole training split's mean, std
+    (x_train, y_train), (x_test, y_test) = data.train, data.test
 
     minidl.manual_seed(args.seed)
     model = lab6_cnn()
@@ -91,7 +89,7 @@ def main(argv=None) -> int:
     scheduler = (optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
                  if args.schedule == "cosine" else None)
     train_loader = D.DataLoader(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
-    test_loader = D.DataLoader(x_test, test.labels, 1000)
+    test_loader = D.DataLoader(x_test, y_test, 1000)
     print(f"lab6_cnn on Fashion-MNIST: {len(y_train)} train / {len(test)} test images, "
           f"{args.optimizer} lr {args.lr:g}, {args.schedule} schedule, batch {args.batch_size}",
           flush=True)
@@ -101,7 +99,7 @@ def main(argv=None) -> int:
     total = time.monotonic() - start
 
     result = training_result("fashion_mnist_lab6", history, args, total, TARGET,
-                             {"normalize": {"mean": mean, "std": std},
+                             {"normalize": {"mean": data.mean, "std": data.std},
                               "train_images": len(y_train), "test_images": len(test),
                               "num_parameters": model.num_parameters()})
     final = result["final_test_accuracy"]

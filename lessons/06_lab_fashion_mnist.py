@@ -23,8 +23,7 @@ from _common import claim, section, start
 
 import minidl
 from minidl import Tensor, no_grad, optim, plot
-from minidl.data import (DataLoader, DatasetNotFoundError, digits, fashion_mnist, stratified_split,
-                         subset, to_float)
+from minidl.data import DataLoader, DatasetNotFoundError, digits, fashion_mnist, prepare, subset
 from minidl.models.lab6 import digits_cnn, lab6_cnn
 from minidl.train import evaluate, fit
 
@@ -53,16 +52,14 @@ if fashion:
 else:
     per_class_train, per_class_val, per_class_test = lesson.pick(110, 60), 20, lesson.pick(30, 20)
 pool = subset(train_set, per_class_train + per_class_val, seed=0)
-train_idx, val_idx = stratified_split(pool.labels, per_class_val / (per_class_train + per_class_val), seed=0)
-train, val = pool.take(train_idx), pool.take(val_idx)
 test = subset(test_set, per_class_test, seed=0)
-x_train, x_val, x_test = (to_float(d.images) for d in (train, val, test))   # (N, 1, H, W) in [0, 1]
-# Standardise with the training images' mean and spread (one number each for the one channel).
-mean, std = float(x_train.mean()), float(x_train.std())
-x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))
-print(f"learning from {len(train)} images ({per_class_train} per class), validating on "
-      f"{len(val)}, testing on {len(test)} ({per_class_test} per class) of the test set")
-print(f"pixels standardised with the training mean {mean:.3f} and std {std:.3f}")
+# Pixels in [0, 1] (N, 1, H, W), the validation part split off, then all standardised with the
+# training images' mean and spread (one number each for the one channel).
+data = prepare(pool, test, val_fraction=per_class_val / (per_class_train + per_class_val), seed=0)
+(x_train, y_train), (x_val, y_val), (x_test, y_test) = data.train, data.val, data.test
+print(f"learning from {len(y_train)} images ({per_class_train} per class), validating on "
+      f"{len(y_val)}, testing on {len(y_test)} ({per_class_test} per class) of the test set")
+print(f"pixels standardised with the training mean {data.mean:.3f} and std {data.std:.3f}")
 
 section("The network")
 model = lab6_cnn() if fashion else digits_cnn()
@@ -86,8 +83,8 @@ epochs = lesson.pick(3, 1) if fashion else lesson.pick(10, 3)   # the digits are
 batch_size = lesson.pick(64, 32)
 opt = optim.Adam(model.parameters(), lr=1e-3)
 schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-train_loader = DataLoader(x_train, train.labels, batch_size, shuffle=True, seed=0)
-val_loader = DataLoader(x_val, val.labels, 500)
+train_loader = DataLoader(x_train, y_train, batch_size, shuffle=True, seed=0)
+val_loader = DataLoader(x_val, y_val, 500)
 print(f"{epochs} epoch(s) of {len(train_loader)} mini-batches of {batch_size}; Adam, lr 1e-3 "
       "annealed along half a cosine; loss = cross-entropy")
 w_start = minidl.backend.to_device(model.features[0].weight.data, "cpu").copy()
@@ -96,11 +93,11 @@ for e in history.epochs:
     print(f"  epoch {e['epoch']}: train loss {e['train_loss']:.3f} acc {e['train_acc']:.3f} | "
           f"validation loss {e['val_loss']:.3f} acc {e['val_acc']:.3f} | {e['seconds']:.1f} s")
 plot.learning_curves(history, lesson.out / "learning_curves.png",
-                     title=f"lab CNN, {len(train)} training images")
+                     title=f"lab CNN, {len(y_train)} training images")
 print(f"figure: {lesson.out / 'learning_curves.png'}")
 
 section("Testing")
-result = evaluate(model, DataLoader(x_test, test.labels, 500))
+result = evaluate(model, DataLoader(x_test, y_test, 500))
 acc = result["accuracy"]
 cm = result["confusion_matrix"]
 print(f"test accuracy {acc:.3f} on {result['num_samples']} test images (chance: 0.100)")

@@ -110,13 +110,15 @@ def claim_on(data: str, actual: str, condition, text: str) -> None:
 def transfer_target(lesson: Lesson, per_class_train: int, per_class_test: int):
     """The target task of the transfer lessons (10-12): class-balanced Fashion-MNIST images,
     made to look like the CIFAR-10 ResNet's input (28x28 gray zero-padded to 32x32, copied to
-    three channels, normalised with CIFAR-10's statistics: minidl.transfer.adapt_images).
+    three channels, normalised with CIFAR-10's statistics: what minidl.transfer.adapt_images
+    does, here through minidl.data.prepare).
     Falls back to scikit-learn's 8x8 digits (resized to 32x32) when Fashion-MNIST is missing.
 
     Returns (x_train, y_train, x_test, y_test, class names, data set name).
     """
-    from minidl.data import DatasetNotFoundError, digits, fashion_mnist, subset
-    from minidl.transfer import adapt_images
+    from minidl.data import (Compose, DatasetNotFoundError, GrayToRGB, PadTo, Resize, digits,
+                             fashion_mnist, prepare, subset)
+    from minidl.models.resnet_cifar import CIFAR10_MEAN, CIFAR10_STD
 
     try:
         train, test, name, method = (fashion_mnist("train", download=False),
@@ -129,5 +131,7 @@ def transfer_target(lesson: Lesson, per_class_train: int, per_class_test: int):
     train, test = subset(train, per_class_train, seed=0), subset(test, per_class_test, seed=1)
     print(f"target: {name}, {len(train)} training and {len(test)} test images "
           f"({per_class_train} and {per_class_test} per class), adapted by {method} to (3, 32, 32)")
-    return (adapt_images(train.images, method), train.labels, adapt_images(test.images, method),
-            test.labels, train.classes, name)
+    size = PadTo(32) if method == "pad" else Resize(32)
+    data = prepare(train, test, transform=Compose([size, GrayToRGB()]),
+                   stats=(CIFAR10_MEAN, CIFAR10_STD))          # the source network's statistics
+    return (*data.train, *data.test, data.classes, name)
