@@ -40,18 +40,21 @@ def time_call(fn, device: str, repeat: int = 5, warmup: int = 1, budget_s: float
     return statistics.median(times)
 
 
-def time_alternating(fns, repeat: int = 5, warmup: int = 1) -> list[float]:
+def time_alternating(fns, repeat: int = 5, warmup: int = 1, progress=None) -> list[float]:
     """Median wall time in milliseconds of each CPU function in ``fns``, called in turn, so that
-    all of them see the same moments of a machine whose speed drifts."""
+    all of them see the same moments of a machine whose speed drifts. ``progress(done, repeat)``,
+    if given, is called after each round."""
     for fn in fns:
         for _ in range(warmup):
             fn()
     times = [[] for _ in fns]
-    for _ in range(repeat):
+    for k in range(repeat):
         for fn, samples in zip(fns, times):
             t0 = time.perf_counter()
             fn()
             samples.append((time.perf_counter() - t0) * 1e3)
+        if progress is not None:
+            progress(k + 1, repeat)
     return [statistics.median(samples) for samples in times]
 
 
