@@ -49,10 +49,9 @@ def conv_im2col_gemm(x, w, b, stride, padding, unfold):
     """im2col (the version ``unfold``), then ONE matrix product for the whole batch, plus the bias."""
     f_out, c_in, kh, kw = w.shape
     cols = unfold(x, kh, kw, (stride, stride), (padding, padding), (1, 1))   # (C*k*k, N*OH*OW)
-    oh = (x.shape[2] + 2 * padding - kh) // stride + 1
-    ow = (x.shape[3] + 2 * padding - kw) // stride + 1
+    n, _, oh, ow = F.conv_output_shape(x.shape, w.shape, stride, padding)   # the lecture's formula
     y = w.reshape(f_out, c_in * kh * kw) @ cols + b[:, None]               # (F, N*OH*OW)
-    return y.reshape(f_out, x.shape[0], oh, ow).transpose(1, 0, 2, 3)
+    return y.reshape(f_out, n, oh, ow).transpose(1, 0, 2, 3)
 
 
 print("im2col's versions:", im2col)
