@@ -1,5 +1,6 @@
-"""Numba batch normalisation in training mode, forward and backward: one task per channel, two
-passes over its values. The references are in ``minidl.functional.norm``."""
+"""Numba batch normalisation. Training mode, forward and backward: one task per channel, two
+passes over its values. Evaluation mode: one pass per (image, channel) plane with the running
+statistics. The references are in ``minidl.functional.norm``."""
 from __future__ import annotations
 
 import numpy as np
@@ -131,3 +132,36 @@ def batch_norm_backward(dy, xhat, gamma, inv_std):
     run(_batch_norm_backward, dy.size, dy.reshape(-1), xhat.reshape(-1), gamma, inv_std,
         dx.reshape(-1), dgamma, dbeta, n, c, length)
     return dx, dgamma, dbeta
+
+
+@njit(**JIT)
+def _batch_norm_forward_eval(x, gamma, beta, mean, inv_std, y, xhat, keep, planes, c, length):
+    """x, y, xhat flat (N, C, L); the reference's operations in its order, so the same bits."""
+    for p in prange(planes):
+        ch = p % c
+        mu, s, g, bt = mean[ch], inv_std[ch], gamma[ch], beta[ch]
+        if keep:
+            for q in range(p * length, (p + 1) * length):
+                xh = (x[u(q)] - mu) * s
+                xhat[u(q)] = xh
+                y[u(q)] = xh * g + bt
+        else:
+            for q in range(p * length, (p + 1) * length):
+                y[u(q)] = (x[u(q)] - mu) * s * g + bt
+
+
+def batch_norm_forward_eval(x, gamma, beta, mean, var, eps, keep_xhat=True):
+    """x (N, C, H, W) or (N, C) -> (y, xhat or None, inv_std (C,)), normalised with the running
+    mean and variance."""
+    fn = "batch_norm_forward_eval"
+    x = float_array(x, "x", fn, (2, 4))
+    c = x.shape[1]
+    gamma, beta, mean, var = (_channels(a, name, fn, c, x.dtype) for a, name in
+                              ((gamma, "gamma"), (beta, "beta"), (mean, "running_mean"), (var, "running_var")))
+    inv_std = 1 / np.sqrt(var + eps)            # (C,): in NumPy, exactly as the reference rounds it
+    y = np.empty_like(x)
+    xhat = np.empty_like(x) if keep_xhat else np.empty(1, dtype=x.dtype)
+    planes = x.shape[0] * c
+    run(_batch_norm_forward_eval, x.size, x.reshape(-1), gamma, beta, mean, inv_std, y.reshape(-1),
+        xhat.reshape(-1), keep_xhat, planes, c, x.size // max(planes, 1))
+    return y, (xhat if keep_xhat else None), inv_std

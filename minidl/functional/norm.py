@@ -55,10 +55,22 @@ def batch_norm_backward(dy, xhat, gamma, inv_std):
     return dx, dgamma, dbeta
 
 
+@kernels.dispatch(cpu=cpu.batch_norm_forward_eval)
+def batch_norm_forward_eval(x, gamma, beta, mean, var, eps, keep_xhat=True):
+    """Reference: (y, xhat or None, inv_std (C,)) with the running statistics in place of the
+    batch's: xhat = (x - mean) / sqrt(var + eps), y = gamma xhat + beta."""
+    xp = get_array_module(x)
+    inv_std = 1 / xp.sqrt(var + eps)
+    xhat = (x - _per_channel(mean, x.ndim)) * _per_channel(inv_std, x.ndim)
+    y = xhat * _per_channel(gamma, x.ndim) + _per_channel(beta, x.ndim)
+    return y, (xhat if keep_xhat else None), inv_std
+
+
 class BatchNorm(Function):
     """x (N, C) or (N, C, H, W), gamma (C,), beta (C,) -> y, same shape as x.
 
-    Caches xhat and 1/sqrt(var + eps); in training also updates running_mean/var in place.
+    Caches 1/sqrt(var + eps) and xhat (in evaluation only when dL/dgamma is wanted); in training
+    also updates running_mean/var in place.
     """
 
     def forward(self, x, gamma, beta, running_mean, running_var, training, momentum, eps):
@@ -76,19 +88,19 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += momentum * var * (m / max(m - 1, 1))
             return y
-        self.inv_std = 1 / xp.sqrt(running_var + eps)
-        self.xhat = (x - _per_channel(running_mean, x.ndim)) * _per_channel(self.inv_std, x.ndim)
-        return self.xhat * _per_channel(self.gamma, x.ndim) + _per_channel(beta, x.ndim)
+        y, self.xhat, self.inv_std = batch_norm_forward_eval(
+            x, self.gamma, beta, running_mean, running_var, eps, keep_xhat=self.needs_input_grad[1])
+        return y
 
     def backward(self, g):
+        need = self.needs_input_grad
         if self.training:
             dx, dgamma, dbeta = batch_norm_backward(g, self.xhat, self.gamma, self.inv_std)
-        else:                       # mu and var are constants: y is affine in x
-            axes = _axes(g)
-            dx = g * _per_channel(self.gamma * self.inv_std, g.ndim)
-            dgamma, dbeta = (g * self.xhat).sum(axis=axes), g.sum(axis=axes)
-        need = self.needs_input_grad
-        return dx if need[0] else None, dgamma if need[1] else None, dbeta if need[2] else None
+            return dx if need[0] else None, dgamma if need[1] else None, dbeta if need[2] else None
+        axes = _axes(g)             # mu and var are constants: y is affine in x
+        return (g * _per_channel(self.gamma * self.inv_std, g.ndim) if need[0] else None,
+                (g * self.xhat).sum(axis=axes) if need[1] else None,     # xhat is kept only then
+                g.sum(axis=axes) if need[2] else None)
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,

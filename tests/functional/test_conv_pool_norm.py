@@ -179,6 +179,24 @@ def test_batch_norm_gradients_in_training_and_evaluation(shape, seed, training):
     gradcheck(lambda x, g, b: F.batch_norm(x, rm.copy(), rv.copy(), g, b, training), [x, gamma, beta], **TOL)
 
 
+@pytest.mark.parametrize("trainable", [(True, False, False), (True, False, True), (False, True, False)])
+def test_evaluation_batch_norm_gradients_with_some_inputs_frozen(trainable):
+    """Without dL/dgamma the forward keeps no xhat; each wanted gradient is still right."""
+    rng = np.random.default_rng(3)
+    x, gamma, beta = (Tensor(a, requires_grad=r) for a, r in
+                      zip((rng.normal(size=(3, 2, 4, 4)), rng.uniform(0.5, 2, 2), rng.normal(size=2)), trainable))
+    rm, rv = rng.normal(size=2), rng.uniform(0.5, 2, 2)
+    wanted = [t for t in (x, gamma, beta) if t.requires_grad]
+
+    def bn(*given):                 # the wanted inputs as gradcheck hands them, the rest fixed
+        it = iter(given)
+        a, g, b = (next(it) if t.requires_grad else t for t in (x, gamma, beta))
+        return F.batch_norm(a, rm, rv, g, b, training=False)
+    gradcheck(bn, wanted, **TOL)
+    y = F.batch_norm(x, rm, rv, gamma, beta, training=False)
+    assert (y._ctx.xhat is not None) == gamma.requires_grad
+
+
 def test_batch_norm_follows_the_lectures_algorithm_and_updates_running_stats():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(8, 3, 4, 4)) * 2 + 5

@@ -10,6 +10,7 @@ from minidl.kernels import cpu, cuda
 OPS = {"im2col": conv.im2col, "col2im": conv.col2im, "conv2d_forward": conv.conv2d_forward,
        "max_pool2d_forward": pool.max_pool2d_forward, "max_pool2d_backward": pool.max_pool2d_backward,
        "batch_norm_forward_train": norm.batch_norm_forward_train,
+       "batch_norm_forward_eval": norm.batch_norm_forward_eval,
        "batch_norm_backward": norm.batch_norm_backward,
        "relu_forward": activation.relu_forward, "relu_backward": activation.relu_backward}
 CUDA_OPS = ["col2im", "conv2d_forward", "im2col", "max_pool2d_backward", "max_pool2d_forward"]

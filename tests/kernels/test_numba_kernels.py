@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from minidl.functional.activation import relu_backward, relu_forward
 from minidl.functional.conv import col2im, conv2d_forward, im2col
-from minidl.functional.norm import batch_norm_backward, batch_norm_forward_train
+from minidl.functional.norm import batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train
 from minidl.functional.pool import max_pool2d_backward, max_pool2d_forward
 from minidl.kernels import cpu as nb
 from minidl.kernels.cpu import conv as nb_conv
@@ -224,6 +224,24 @@ def test_batch_norm_matches_reference(inputs):
                                       batch_norm_backward.reference(dy, xhat, gamma, inv_std)):
         assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
         np.testing.assert_allclose(actual, expected, err_msg=name, **tol)
+
+
+@settings(max_examples=30, deadline=None)
+@given(inputs=norm_inputs(), keep=st.booleans())
+def test_batch_norm_eval_matches_reference_bit_for_bit(inputs, keep):
+    """The same float operations in the same order per element: identical results."""
+    x, gamma, beta, _ = inputs
+    rng = np.random.default_rng(int(abs(x.flat[0]) * 1e6))
+    mean = rng.standard_normal(x.shape[1]).astype(x.dtype)
+    var = rng.random(x.shape[1]).astype(x.dtype) + 0.1
+    y, xhat, inv_std = nb.batch_norm_forward_eval(x, gamma, beta, mean, var, 1e-5, keep_xhat=keep)
+    y_ref, xhat_ref, inv_std_ref = batch_norm_forward_eval.reference(x, gamma, beta, mean, var, 1e-5)
+    assert_same(y, y_ref)
+    assert_same(inv_std, inv_std_ref)
+    if keep:
+        assert_same(xhat, xhat_ref)
+    else:
+        assert xhat is None
 
 
 def test_batch_norm_rejects_parameters_of_the_wrong_length():
