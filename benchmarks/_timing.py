@@ -44,6 +44,11 @@ def time_alternating(fns, repeat: int = 5, warmup: int = 1, progress=None) -> li
     """Median wall time in milliseconds of each CPU function in ``fns``, called in turn, so that
     all of them see the same moments of a machine whose speed drifts. ``progress(done, repeat)``,
     if given, is called after each round."""
+    return [statistics.median(s) for s in alternating_samples(fns, repeat, warmup, progress)]
+
+
+def alternating_samples(fns, repeat: int = 5, warmup: int = 1, progress=None) -> list[list[float]]:
+    """time_alternating's samples: for each function, its ``repeat`` wall times in milliseconds."""
     for fn in fns:
         for _ in range(warmup):
             fn()
@@ -55,7 +60,7 @@ def time_alternating(fns, repeat: int = 5, warmup: int = 1, progress=None) -> li
             samples.append((time.perf_counter() - t0) * 1e3)
         if progress is not None:
             progress(k + 1, repeat)
-    return [statistics.median(samples) for samples in times]
+    return times
 
 
 def torch_or_none():

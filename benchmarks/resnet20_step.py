@@ -3,8 +3,9 @@
     python benchmarks/resnet20_step.py [--repeat 10] [--threads 2] [--quick] [--out benchmarks/results]
 
 Workloads, each timed as minidl's time / PyTorch's time, the two alternated in one process
-(medians of ``--repeat`` rounds), on the same architecture with the same weights (copied from
-minidl into torch; the outputs are checked to agree to ~1e-4) and the same random data:
+(medians of ``--repeat`` rounds; the JSON keeps every sample), on the same architecture with the
+same weights (copied from minidl into torch; the outputs are checked to agree to ~1e-4) and the
+same random data:
 
     resnet20_train   ResNet-20 (option A) training step, batch 64: forward, cross-entropy,
                      backward, SGD with momentum 0.9, on CIFAR-shaped (64, 3, 32, 32) data
@@ -30,7 +31,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -223,7 +226,7 @@ def print_graph_memory(mem):
 def timing_child(args) -> dict:
     minidl, np, torch = ordered_imports(args.import_order)
     sys.path.insert(0, str(HERE))
-    from _timing import machine, time_alternating
+    from _timing import alternating_samples, machine
     threads = pin_threads(args.threads, torch)
     tag = f"[{ORDERS[args.import_order]}]"
     print(f"{tag} threads: {threads}", flush=True)
@@ -232,9 +235,12 @@ def timing_child(args) -> dict:
            "kernels": minidl.kernels.status(), "agreement": checks, "workloads": {}}
     for key, pair in fns.items():
         report = lambda done, total, key=key: print(f"{tag} {WORKLOADS[key]}: round {done}/{total}", flush=True)  # noqa: E731
-        m_ms, t_ms = time_alternating(list(pair), repeat=args.repeat, warmup=args.warmup, progress=report)
-        out["workloads"][key] = {"minidl_ms": m_ms, "torch_ms": t_ms, "ratio": m_ms / t_ms}
-        print(f"{tag} {WORKLOADS[key]}: minidl {m_ms:.1f} ms, torch {t_ms:.1f} ms, {m_ms / t_ms:.2f}x", flush=True)
+        m, t = alternating_samples(list(pair), repeat=args.repeat, warmup=args.warmup, progress=report)
+        m_ms, t_ms = statistics.median(m), statistics.median(t)
+        out["workloads"][key] = {"minidl_ms": m_ms, "torch_ms": t_ms, "ratio": m_ms / t_ms,
+                                 "minidl_samples_ms": m, "torch_samples_ms": t}
+        print(f"{tag} {WORKLOADS[key]}: minidl {m_ms:.1f} ms ({min(m):.0f}-{max(m):.0f}), "
+              f"torch {t_ms:.1f} ms ({min(t):.0f}-{max(t):.0f}), {m_ms / t_ms:.2f}x", flush=True)
     out["op_profile"] = {key: op_profile(minidl, fns[key][0], args.profile_repeat)
                          for key in ("resnet20_train", "resnet20_infer")}
     for key, prof in out["op_profile"].items():
@@ -343,6 +349,7 @@ def main(argv=None):
         return
     child_flags = ["--repeat", str(args.repeat), "--warmup", str(args.warmup),
                    "--profile-repeat", str(args.profile_repeat), "--threads", str(args.threads)]
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         timings = {}
         for order in ORDERS:                 # one at a time: they are timed
@@ -361,7 +368,8 @@ def main(argv=None):
     print_summary(timings, summary, graph["total_bytes"] / 2 ** 20 / graph["batch"])
     path = write_json(args.out / "resnet20_step.json", {
         "command": "python benchmarks/resnet20_step.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine(), "threads": {o: t["threads"] for o, t in timings.items()},
+        "machine": machine(), "load_avg_1_5_15_min": {"start": load_before, "end": os.getloadavg()},
+        "threads": {o: t["threads"] for o, t in timings.items()},
         "repeat": args.repeat, "warmup": args.warmup, "workloads": WORKLOADS, "timings": timings,
         **summary, "memory_runs": list(memory.values())})
     print(f"\nwrote {path}")
