@@ -73,6 +73,23 @@ def test_calling_an_op_runs_the_chosen_version():
     kernels.OPS.remove(op)
 
 
+def test_override_replaces_every_version_inside_the_block_and_nests():
+    calls = []
+
+    def mine(*args, **kwargs):
+        calls.append("mine")
+        return conv.im2col.reference(*args, **kwargs)
+
+    with conv.im2col.override(mine):
+        assert conv.im2col.version_for(x) is mine
+        with kernels.use_reference():
+            F.conv2d(Tensor(np.ones((1, 1, 4, 4))), Tensor(np.ones((1, 1, 3, 3))))
+        with conv.im2col.override(conv.im2col.reference):
+            assert conv.im2col.version_for(x) is conv.im2col.reference
+        assert conv.im2col.version_for(x) is mine
+    assert calls == ["mine"] and conv.im2col.version_for(x) is cpu.im2col
+
+
 def test_status_lists_the_ops_with_a_cpu_version():
     assert kernels.status()["cpu"] == f"ok ({', '.join(sorted(OPS))})"
 
