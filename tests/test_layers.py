@@ -13,10 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     ("base", ["minidl.process", "minidl.backend", "minidl.geometry"]),
     ("kernels", ["minidl.kernels"]),
-    ("tensor", ["minidl.tensor", "minidl.random"]),
+    ("tensor", ["minidl.tensor", "minidl.random", "minidl.graph"]),
     ("functional", ["minidl.functional", "minidl.gradcheck"]),
     ("library", ["minidl.nn", "minidl.optim", "minidl.data", "minidl.serialization",
-                 "minidl.download", "minidl.progress", "minidl.plot", "minidl.train", "minidl.cuda"]),
+                 "minidl.download", "minidl.progress", "minidl.plot", "minidl.train", "minidl.cuda",
+                 "minidl.viz", "minidl.memory"]),
     ("pretrained", ["minidl.pretrained"]),
     ("models", ["minidl.models"]),
     ("transfer", ["minidl.transfer"]),
