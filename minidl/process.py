@@ -1,4 +1,4 @@
-"""Process-wide settings that ``import minidl`` makes before NumPy and Numba start.
+"""Process-wide settings that ``import minidl`` makes, whether it comes before NumPy or after.
 
 Both are defaults: a user's own setting wins, and ``MINIDL_PROCESS_DEFAULTS=0`` skips them all.
 
@@ -6,7 +6,14 @@ Thread pools. A convolution hands the cores from Numba's thread pool (im2col) to
 product) and back, many times a step. By default each pool's idle threads spin for a while before
 sleeping, stealing the cores the other pool needs (measured on 2 cores: a 64->64 3x3 convolution
 took 1100 ms instead of 85). OPENBLAS_THREAD_TIMEOUT and OMP_WAIT_POLICY ask idle threads to sleep
-at once; they only take effect when set before the pools start.
+at once. Each pool reads its variable when it starts: Numba's starts at the first parallel kernel,
+after this, but OpenBLAS's starts with NumPy. So when NumPy was imported first, OpenBLAS is asked
+to re-read its environment and its threads are stopped, to start again with the short timeout at
+the next product (``OPENBLAS_RESTARTED`` says whether that happened). The OpenMP runtime that
+Numba's kernels share with PyTorch cannot be told later: when something (``import torch``) loaded
+it before minidl, without OMP_WAIT_POLICY set, its threads spin after every parallel region, and
+``OPENMP_SPINS`` makes minidl's Numba kernels run on the calling thread alone (they move memory;
+the products keep both cores).
 
 Large buffers. A training step allocates the same large arrays every time (the columns of a
 convolution: 40 MB in the lab CNN) and frees them after the backward pass. glibc maps every
@@ -28,6 +35,15 @@ def _thread_pools_sleep_at_once() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def _openmp_loaded() -> bool:
+    """True when an OpenMP runtime (GNU's libgomp) is already mapped into this process."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return any("libgomp" in line for line in maps)
+    except OSError:                     # not Linux: no way to tell, assume it is not
+        return False
+
+
 def _keep_large_buffers() -> bool:
     """Ask glibc to keep freed blocks up to 1 GB for reuse; True if it agreed."""
     if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ \
@@ -41,7 +57,25 @@ def _keep_large_buffers() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, 1 << 30)) and bool(mallopt(_M_TRIM_THRESHOLD, 2 << 30))
 
 
+def _restart_loaded_openblas() -> bool:
+    """Make an OpenBLAS that NumPy already loaded take the new timeout; True if one did."""
+    if "numpy" not in sys.modules:      # not loaded yet: it will read the environment itself
+        return False
+    from threadpoolctl import ThreadpoolController
+    restarted = False
+    for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
+        read_env = getattr(lib.dynlib, "openblas_read_env", None)
+        shutdown = getattr(lib.dynlib, "blas_thread_shutdown_", None)
+        if read_env is not None and shutdown is not None:
+            read_env()                  # its copy of OPENBLAS_THREAD_TIMEOUT and the rest
+            shutdown()                  # the next product starts fresh threads with it
+            restarted = True
+    return restarted
+
+
 ENABLED = os.environ.get("MINIDL_PROCESS_DEFAULTS", "1").strip() not in {"0", "false", "no", "off"}
+OPENMP_SPINS = ENABLED and "OMP_WAIT_POLICY" not in os.environ and _openmp_loaded()
 if ENABLED:
     _thread_pools_sleep_at_once()
+OPENBLAS_RESTARTED = ENABLED and _restart_loaded_openblas()
 KEEPS_LARGE_BUFFERS = ENABLED and _keep_large_buffers()

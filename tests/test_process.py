@@ -45,3 +45,52 @@ def test_a_freed_large_buffer_is_reused_without_page_faults():
 
 def test_a_users_own_malloc_tuning_wins():
     assert probe(MALLOC_MMAP_THRESHOLD_="131072")[1] is False
+
+
+TIMEOUT_PROBE = """
+import sys
+import numpy as np
+np.ones((256, 256)) @ np.ones((256, 256))       # OpenBLAS's threads start, before minidl
+from threadpoolctl import ThreadpoolController
+lib = ThreadpoolController().select(internal_api="openblas").lib_controllers[0].dynlib
+before = lib.openblas_thread_timeout()
+import minidl
+from minidl import process
+product = (np.ones((256, 256)) @ np.ones((256, 256)))[0, 0]   # threads start again, and work
+print(before, lib.openblas_thread_timeout(), process.OPENBLAS_RESTARTED, product)
+"""
+
+
+def test_numpy_imported_first_still_gets_openblas_threads_that_sleep_at_once():
+    """OpenBLAS read its environment when NumPy loaded it (no timeout set: 0); importing minidl
+    afterwards makes it read the short timeout (4) and restart its threads, which still compute."""
+    pytest.importorskip("threadpoolctl")
+    clean = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "MINIDL_PROCESS_DEFAULTS")}
+    out = subprocess.run([sys.executable, "-c", TIMEOUT_PROBE], env=clean, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["0", "4", "True", "256.0"]
+    off = subprocess.run([sys.executable, "-c", TIMEOUT_PROBE], env={**clean, "MINIDL_PROCESS_DEFAULTS": "0"},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert off == ["0", "0", "False", "256.0"]
+
+
+SPIN_PROBE = """
+import sys, ctypes, ctypes.util
+if sys.argv[1] == "early":
+    ctypes.CDLL(ctypes.util.find_library("gomp") or "libgomp.so.1")   # as import torch does
+import minidl
+from minidl import process
+print(process.OPENMP_SPINS)
+"""
+
+
+@pytest.mark.parametrize("when, env, spins", [("early", {}, "True"), ("late", {}, "False"),
+                                              ("early", {"OMP_WAIT_POLICY": "PASSIVE"}, "False")])
+def test_an_openmp_runtime_loaded_before_minidl_without_a_wait_policy_is_noticed(when, env, spins):
+    clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "MINIDL_PROCESS_DEFAULTS")}
+    try:
+        out = subprocess.run([sys.executable, "-c", SPIN_PROBE, when], env={**clean, **env},
+                             capture_output=True, text=True, check=True).stdout.split()
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"no libgomp to load here: {exc.stderr.strip().splitlines()[-1]}")
+    assert out == [spins]

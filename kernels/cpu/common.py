@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ...process import OPENMP_SPINS
+
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 JIT = dict(cache=True, parallel=True, fastmath=False)
 u = np.uint64
@@ -22,8 +24,9 @@ PARALLEL_WORK = 1 << 16
 
 
 def run(kernel, work: int, *args):
-    """kernel(*args), on one thread when ``work`` (elements touched) is small."""
-    if work >= PARALLEL_WORK:
+    """kernel(*args), on one thread when ``work`` (elements touched) is small, or when the
+    OpenMP runtime's idle threads spin (``minidl.process.OPENMP_SPINS``)."""
+    if work >= PARALLEL_WORK and not OPENMP_SPINS:
         return kernel(*args)
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
