@@ -20,7 +20,7 @@ and torch, ``--import-order numpy`` imports NumPy and torch first (as users do);
 cost" is minidl's time with NumPy first / its time with minidl first. Each child also prints
 each dispatched op's share of minidl's ResNet-20 step and inference (``minidl.kernels.timing``;
 the rest is the matrix products and element-wise arithmetic); the minidl-first one, what the
-graph keeps for backward after a forward pass at batch 64, by op type (graph_memory.py).
+graph keeps for backward after a forward pass at batch 64, by op type (minidl.memory).
 
 Memory per image: the peak RSS of a fresh process running three training steps at batch 64,
 minus the same at batch 2, over 62 images, for minidl and for torch (``--memory-child``).
@@ -201,7 +201,7 @@ def print_profile(title, prof):
 
 def forward_graph_memory(minidl, model, x, y) -> dict:
     """What minidl keeps for backward after one training-mode forward pass with grad."""
-    from graph_memory import graph_memory
+    from minidl.memory import graph_memory
     model.train()
     loss = minidl.functional.cross_entropy(model(minidl.Tensor(x)), y)
     return {"batch": len(x), **graph_memory(loss)}
