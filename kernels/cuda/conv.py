@@ -1,15 +1,20 @@
-"""The GPU convolution forward pass: the CUDA im2col, then cuBLAS's product, in blocks of up to
-1 GB of columns (``kernels/blocked_conv.py``)."""
+"""The GPU convolution: the CUDA im2col and col2im with cuBLAS's products between them, in blocks
+of up to 1 GB of columns (``kernels/blocked_conv.py``)."""
 from __future__ import annotations
 
-from ..blocked_conv import blocked_conv2d_forward
+from ..blocked_conv import blocked_conv2d_backward, blocked_conv2d_forward
 from .common import cupy
-from .windows import im2col
+from .windows import col2im, im2col
 
 BLOCK_BYTES = 1 << 30
 
 
-def conv2d_forward(x, w, b, stride, padding, dilation, groups, keep_cols=True):
-    """x (N, C, H, W), w (F, C/groups, kh, kw), b (F,) or None -> (y (N, F, OH, OW), cols or None)."""
-    return blocked_conv2d_forward(cupy, im2col, BLOCK_BYTES, x, w, b, stride, padding, dilation,
-                                  groups, keep_cols)
+def conv2d_forward(x, w, b, stride, padding, dilation, groups):
+    """x (N, C, H, W), w (F, C/groups, kh, kw), b (F,) or None -> y (N, F, OH, OW)."""
+    return blocked_conv2d_forward(cupy, im2col, BLOCK_BYTES, x, w, b, stride, padding, dilation, groups)
+
+
+def conv2d_backward(g, x, w, stride, padding, dilation, groups, need_dx=True, need_dw=True):
+    """dL/dy (N, F, OH, OW) -> (dL/dx or None, dL/dW or None)."""
+    return blocked_conv2d_backward(cupy, im2col, col2im, BLOCK_BYTES, g, x, w, stride, padding,
+                                   dilation, groups, need_dx, need_dw)

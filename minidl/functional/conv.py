@@ -10,10 +10,13 @@ Backward, with G = dL/dy laid out the same way, (F, N*OH*OW):
     dL/dW = G @ cols^T                         (the same product as a fully connected layer)
     dL/db = sum of G over the batch and positions
     dL/dx = col2im(W^T @ G)                    (scatter each column back to its window)
+The backward pass builds the columns again from x instead of keeping them from the forward pass:
+they hold kh*kw times the input, for every layer until its backward, while im2col is one copy.
 With groups g, the channels split into g independent convolutions side by side.
 
-im2col, col2im and conv2d_forward are dispatched ops (``minidl.kernels``): the code below is their
-plain reference, and ``im2col.cpu`` / ``im2col.cuda`` are the fast kernels, tested equal to it.
+im2col, col2im, conv2d_forward and conv2d_backward are dispatched ops (``minidl.kernels``): the
+code below is their plain reference, and ``im2col.cpu`` / ``im2col.cuda`` are the fast kernels,
+tested equal to it.
 """
 from __future__ import annotations
 
@@ -66,49 +69,55 @@ def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
 
 
 @kernels.dispatch(cpu=cpu.conv2d_forward, cuda=cuda.conv2d_forward)
-def conv2d_forward(x, w, b, stride, padding, dilation, groups, keep_cols=True):
-    """x (N, C, H, W), w (F, C/g, kh, kw), b (F,) or None -> (y (N, F, OH, OW), cols), with cols
-    (g, C/g*kh*kw, N*OH*OW) for dL/dW (None when ``keep_cols`` is False)."""
+def conv2d_forward(x, w, b, stride, padding, dilation, groups):
+    """x (N, C, H, W), w (F, C/g, kh, kw), b (F,) or None -> y (N, F, OH, OW)."""
     n = x.shape[0]
     f, cg, kh, kw = w.shape
     cols = im2col(x, kh, kw, stride, padding, dilation).reshape(groups, cg * kh * kw, -1)
-    y = matmul_groups(w.reshape(groups, f // groups, -1), cols)      # (g, F/g, N*OH*OW)
+    y = matmul_groups(w.reshape(groups, f // groups, -1), cols)       # (g, F/g, N*OH*OW)
     y = y.reshape(f, n, -1).transpose(1, 0, 2)                         # (N, F, OH*OW)
     oh = output_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
     y = y.reshape(n, f, oh, -1)                                        # a copy, C-contiguous
     if b is not None:
         y += b.reshape(1, f, 1, 1)
-    return y, (cols if keep_cols else None)
+    return y
+
+
+@kernels.dispatch(cpu=cpu.conv2d_backward, cuda=cuda.conv2d_backward)
+def conv2d_backward(g, x, w, stride, padding, dilation, groups, need_dx=True, need_dw=True):
+    """dL/dy (N, F, OH, OW) -> (dL/dx (N, C, H, W) or None, dL/dW (F, C/g, kh, kw) or None)."""
+    xp = get_array_module(g)
+    n, f, oh, ow = g.shape
+    _, cg, kh, kw = w.shape
+    geometry = (kh, kw, stride, padding, dilation)
+    # G in the columns' layout: (g, F/g, N*OH*OW)
+    g = xp.ascontiguousarray(g.reshape(n, f, oh * ow).swapaxes(0, 1)).reshape(groups, f // groups, -1)
+    w = w.reshape(groups, f // groups, cg * kh * kw)
+    dx = dw = None
+    if need_dx:                         # dL/dx = col2im(W^T G)
+        dcols = matmul_groups(xp.ascontiguousarray(w.swapaxes(-1, -2)), g)
+        dx = col2im(dcols.reshape(-1, n * oh * ow), x.shape, *geometry)
+    if need_dw:                         # dL/dW = G cols^T, with the columns built again
+        cols = im2col(x, *geometry).reshape(groups, cg * kh * kw, -1)
+        dw = matmul_groups(g, cols.swapaxes(-1, -2)).reshape(f, cg, kh, kw)
+    return dx, dw
 
 
 class Conv2d(Function):
     """x (N, C, H, W), w (F, C/groups, kh, kw), b (F,) -> y (N, F, OH, OW).
 
-    Caches the weight (for dL/dx) and, only when dL/dW is wanted, the columns.
+    Caches the weight (for dL/dx) and the input (for dL/dW; the graph holds it anyway), not the
+    columns.
     """
 
     def forward(self, x, w, b, stride, padding, dilation, groups):
-        f, cg, kh, kw = w.shape
-        self.x_shape, self.geometry, self.groups = x.shape, (kh, kw, stride, padding, dilation), groups
-        self.w = w.reshape(groups, f // groups, cg * kh * kw)     # one (F/g, C/g*kh*kw) matrix a group
-        y, self.cols = conv2d_forward(x, w, b, stride, padding, dilation, groups,
-                                      keep_cols=self.needs_input_grad[1])
-        return y
+        self.x, self.w, self.geometry = x, w, (stride, padding, dilation, groups)
+        return conv2d_forward(x, w, b, stride, padding, dilation, groups)
 
     def backward(self, g):
-        xp = get_array_module(g)
-        n, f, oh, ow = g.shape
-        # G as (groups, F/g, N*OH*OW), the columns' layout
-        g = xp.ascontiguousarray(g.reshape(n, f, oh * ow).swapaxes(0, 1)).reshape(self.groups, f // self.groups, -1)
-        dx = dw = db = None
-        if self.needs_input_grad[0]:        # dL/dx = col2im(W^T G)
-            dcols = matmul_groups(xp.ascontiguousarray(self.w.swapaxes(-1, -2)), g)
-            dx = col2im(dcols.reshape(-1, n * oh * ow), self.x_shape, *self.geometry)
-        if self.needs_input_grad[1]:        # dL/dW = G cols^T
-            dw = matmul_groups(g, self.cols.swapaxes(-1, -2)).reshape(f, -1, *self.geometry[:2])
-        if self.needs_input_grad[2]:        # dL/db = sum of G
-            db = g.sum(axis=2).reshape(f)
-        return dx, dw, db
+        need = self.needs_input_grad
+        dx, dw = conv2d_backward(g, self.x, self.w, *self.geometry, need_dx=need[0], need_dw=need[1])
+        return dx, dw, g.sum(axis=(0, 2, 3)) if need[2] else None          # dL/db = sum of G
 
 
 def conv_geometry(stride, padding, dilation, fn="conv2d"):

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minidl.backend import cuda_available
-from minidl.functional.conv import col2im, conv2d_forward, im2col
+from minidl.functional.conv import col2im, conv2d_backward, conv2d_forward, im2col
 from minidl.functional.pool import max_pool2d_backward, max_pool2d_forward
 from minidl.kernels.cuda import common as cuda_common
 from .window_cases import cases
@@ -82,16 +82,20 @@ def max_pool_matches_reference(cg, case, nan):
 
 
 @settings(max_examples=20, deadline=None)
-@given(case=cases(), keep=st.booleans())
-def test_conv2d_forward_matches_reference(cg, case, keep):
-    """The blocked forward pass on cuBLAS against the NumPy reference (rtol 1e-5 float32,
+@given(case=cases())
+def test_conv2d_forward_and_backward_match_reference(cg, case):
+    """The blocked convolution on cuBLAS against the NumPy reference (rtol 1e-5 float32,
     1e-12 float64: cuBLAS may sum in another order)."""
     x = case.normal()
     w = np.random.default_rng(case.seed + 1).standard_normal((3, case.shape[1], case.kh, case.kw)).astype(case.dtype)
     b = np.arange(3, dtype=case.dtype)
     args = (case.stride, case.padding, case.dilation, 1)
-    y_ref, _ = conv2d_forward.reference(x, w, b, *args)
-    y, cols = cg.conv2d_forward(cupy.asarray(x), cupy.asarray(w), cupy.asarray(b), *args, keep_cols=keep)
-    assert isinstance(y, cupy.ndarray) and (cols is not None) == keep
+    y_ref = conv2d_forward.reference(x, w, b, *args)
+    g = np.random.default_rng(case.seed + 2).standard_normal(y_ref.shape).astype(case.dtype)
+    dx_ref, dw_ref = conv2d_backward.reference(g, x, w, *args)
+    y = cg.conv2d_forward(cupy.asarray(x), cupy.asarray(w), cupy.asarray(b), *args)
+    dx, dw = cg.conv2d_backward(cupy.asarray(g), cupy.asarray(x), cupy.asarray(w), *args)
     tol = dict(rtol=1e-5, atol=1e-5) if case.dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(cupy.asnumpy(y), y_ref, **tol)
+    for actual, expected in ((y, y_ref), (dx, dx_ref), (dw, dw_ref)):
+        assert isinstance(actual, cupy.ndarray)
+        np.testing.assert_allclose(cupy.asnumpy(actual), expected, **tol)

@@ -8,12 +8,14 @@ from minidl.functional import activation, conv, norm, pool
 from minidl.kernels import cpu, cuda
 
 OPS = {"im2col": conv.im2col, "col2im": conv.col2im, "conv2d_forward": conv.conv2d_forward,
+       "conv2d_backward": conv.conv2d_backward,
        "max_pool2d_forward": pool.max_pool2d_forward, "max_pool2d_backward": pool.max_pool2d_backward,
        "batch_norm_forward_train": norm.batch_norm_forward_train,
        "batch_norm_forward_eval": norm.batch_norm_forward_eval,
        "batch_norm_backward": norm.batch_norm_backward,
        "relu_forward": activation.relu_forward, "relu_backward": activation.relu_backward}
-CUDA_OPS = ["col2im", "conv2d_forward", "im2col", "max_pool2d_backward", "max_pool2d_forward"]
+CUDA_OPS = ["col2im", "conv2d_backward", "conv2d_forward", "im2col", "max_pool2d_backward",
+            "max_pool2d_forward"]
 x = np.zeros((1, 1, 4, 4), np.float32)
 
 
@@ -115,12 +117,13 @@ def conv_relu_input_grad():
 
 @pytest.mark.parametrize("reference", [False, True])
 def test_timing_counts_each_op_a_convolution_calls_and_changes_nothing(reference):
-    """The reference conv2d_forward calls the im2col op; the fast one its kernel directly."""
+    """The reference convolution calls the im2col and col2im ops (im2col again in backward, for
+    dL/dW); the fast one runs their kernels directly."""
     with kernels.use_reference(reference):
         with kernels.timing() as seconds:
             timed = conv_relu_input_grad()
-        expected = {"conv2d_forward": 1, "col2im": 1, "relu_forward": 1, "relu_backward": 1}
-        assert seconds.calls == (expected | {"im2col": 1} if reference else expected)
+        expected = {"conv2d_forward": 1, "conv2d_backward": 1, "relu_forward": 1, "relu_backward": 1}
+        assert seconds.calls == (expected | {"im2col": 2, "col2im": 1} if reference else expected)
         assert set(seconds) == set(seconds.calls) and all(t > 0 for t in seconds.values())
         np.testing.assert_array_equal(timed, conv_relu_input_grad())
     with kernels.timing() as outside:

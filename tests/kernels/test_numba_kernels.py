@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minidl.functional.activation import relu_backward, relu_forward
-from minidl.functional.conv import col2im, conv2d_forward, im2col
+from minidl.functional.conv import col2im, conv2d_backward, conv2d_forward, im2col
 from minidl.functional.norm import batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train
 from minidl.functional.pool import max_pool2d_backward, max_pool2d_forward
 from minidl.kernels import cpu as nb
@@ -88,22 +88,28 @@ def conv_inputs(draw):
 
 @settings(max_examples=40, deadline=None)
 @given(inputs=conv_inputs(), block_images=st.sampled_from([None, 1, 2]))
-def test_conv2d_forward_matches_reference_in_blocks_of_any_size(inputs, block_images):
-    """Without kept columns the fast path builds them a block of images at a time (one image:
-    products straight into y; two: a short last block when N is odd; None: the default block).
-    The products are the same BLAS calls on fewer columns: agreement to 1e-5 (float32) and
-    1e-12 (float64) relative, for BLAS's blocking."""
+def test_conv2d_forward_and_backward_match_reference_in_blocks_of_any_size(inputs, block_images):
+    """The fast convolution builds the columns a block of images at a time (one image: products
+    straight into y; two: a short last block when N is odd; None: the default block) and sums
+    dL/dW over the blocks. The products are BLAS calls on fewer columns, summed in another
+    order: agreement to 1e-5 (float32) and 1e-12 (float64) relative."""
     x, w, b, stride, padding, dilation, groups = inputs
-    tol = SUM_TOL[x.dtype.type] | ({"rtol": 1e-5, "atol": 1e-5} if x.dtype == np.float32 else {})
-    y_ref, cols_ref = conv2d_forward.reference(x, w, b, stride, padding, dilation, groups)
-    y, cols = nb.conv2d_forward(x, w, b, stride, padding, dilation, groups)
-    np.testing.assert_allclose(y, y_ref, **tol)
-    assert_same(cols, cols_ref)
-    block = nb_conv.BLOCK_BYTES if block_images is None else block_images * cols_ref[0].size // x.shape[0] * groups * x.itemsize
+    tol = dict(rtol=1e-5, atol=1e-5) if x.dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    args = (stride, padding, dilation, groups)
+    y_ref = conv2d_forward.reference(x, w, b, *args)
+    g = np.random.default_rng(int(abs(x.flat[0]) * 1e6)).standard_normal(y_ref.shape).astype(x.dtype)
+    dx_ref, dw_ref = conv2d_backward.reference(g, x, w, *args)
+    cols_bytes = im2col.reference(x, *w.shape[2:], stride, padding, dilation).nbytes // x.shape[0]
+    block = nb_conv.BLOCK_BYTES if block_images is None else block_images * cols_bytes
     with mock.patch.object(nb_conv, "BLOCK_BYTES", block):
-        y, cols = nb.conv2d_forward(x, w, b, stride, padding, dilation, groups, keep_cols=False)
-    assert cols is None and y.shape == y_ref.shape and y.dtype == y_ref.dtype
-    np.testing.assert_allclose(y, y_ref, **tol)
+        y = nb.conv2d_forward(x, w, b, *args)
+        dx, dw = nb.conv2d_backward(g, x, w, *args)
+        dx_only, no_dw = nb.conv2d_backward(g, x, w, *args, need_dw=False)
+        no_dx, dw_only = nb.conv2d_backward(g, x, w, *args, need_dx=False)
+    for actual, expected in ((y, y_ref), (dx, dx_ref), (dw, dw_ref), (dx_only, dx_ref), (dw_only, dw_ref)):
+        assert actual.shape == expected.shape and actual.dtype == expected.dtype
+        np.testing.assert_allclose(actual, expected, **tol)
+    assert no_dw is None and no_dx is None
 
 
 @settings(max_examples=30, deadline=None)
