@@ -11,21 +11,18 @@ NumPy arrays once every storage's bytes are known.
 """
 from __future__ import annotations
 
+import io
+import math
 import pickle
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import CheckpointError, UnsafeCheckpointError, brief
+from .prescan import prescan
+
 __all__ = ["CheckpointError", "UnsafeCheckpointError", "Element", "OrderedDictState", "StorageRef",
            "StorageTable", "TensorRef", "TypeMarker", "unpickle"]
-
-
-class CheckpointError(ValueError):
-    """The file is not a readable PyTorch checkpoint: corrupt, truncated or unsupported."""
-
-
-class UnsafeCheckpointError(CheckpointError):
-    """The checkpoint's pickle asked for a global outside the allow-list (it could run code)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,8 +118,12 @@ class OrderedDictState(dict):
 
     def __setstate__(self, state):
         if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
-            raise CheckpointError(f"OrderedDict state must be a dict of attributes, got {state!r:.80}")
+            raise CheckpointError(f"OrderedDict state must be a dict of attributes, got {brief(state)}")
         self.attributes = state
+
+
+MAX_NDIM = 64              # NumPy's limit on dimensions
+_MAX_BYTES = 2 ** 62       # larger than any real tensor; keeps NumPy's sizes and strides in range
 
 
 def _is_int(x) -> bool:
@@ -134,21 +135,26 @@ def _make_tensor(storage, storage_offset, size, stride, element, metadata) -> Te
     if not isinstance(storage, StorageRef):
         raise CheckpointError(f"tensor rebuilt from a {type(storage).__name__}, expected a storage")
     if not (_is_int(storage_offset) and storage_offset >= 0):
-        raise CheckpointError(f"tensor storage offset must be an int >= 0, got {storage_offset!r}")
+        raise CheckpointError(f"tensor storage offset must be an int >= 0, got {brief(storage_offset)}")
     for what, dims in (("size", size), ("stride", stride)):
         if not (isinstance(dims, tuple) and all(_is_int(d) and d >= 0 for d in dims)):
-            raise CheckpointError(f"tensor {what} must be a tuple of ints >= 0, got {dims!r:.80}")
+            raise CheckpointError(f"tensor {what} must be a tuple of ints >= 0, got {brief(dims)}")
     if len(size) != len(stride):
-        raise CheckpointError(f"tensor size {size} and stride {stride} differ in length")
+        raise CheckpointError(f"tensor size {brief(size)} and stride {brief(stride)} differ in length")
+    if len(size) > MAX_NDIM:
+        raise CheckpointError(f"tensor has {len(size)} dimensions, more than NumPy's {MAX_NDIM}")
     if metadata:  # torch writes only the conj/neg bits of complex views here
-        raise CheckpointError(f"unsupported tensor metadata {metadata!r:.80}")
+        raise CheckpointError(f"unsupported tensor metadata {brief(metadata)}")
+    if math.prod(n for n in size if n) * element.itemsize > _MAX_BYTES or \
+            any(s * element.itemsize > _MAX_BYTES for s in stride):
+        raise CheckpointError(f"tensor of size {brief(size)}, stride {brief(stride)} is impossibly large")
     if all(size):
         needed = (storage_offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1) * element.itemsize
         available = storage.numel * storage.element.itemsize
         if needed > available:
             raise CheckpointError(
-                f"tensor of size {size}, stride {stride}, offset {storage_offset} needs {needed} "
-                f"bytes but its storage {storage.key!r} has {available}")
+                f"tensor of size {brief(size)}, stride {brief(stride)}, offset {storage_offset} "
+                f"needs {needed} bytes but its storage {brief(storage.key)} has {available}")
     return TensorRef(storage, storage_offset, size, stride, element)
 
 
@@ -170,7 +176,7 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, bac
 def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks,
                        dtype, metadata=None):
     if not (isinstance(dtype, TypeMarker) and dtype.kind == "dtype"):
-        raise CheckpointError(f"_rebuild_tensor_v3 dtype must be a torch dtype, got {dtype!r:.80}")
+        raise CheckpointError(f"_rebuild_tensor_v3 dtype must be a torch dtype, got {brief(dtype)}")
     return _make_tensor(storage, storage_offset, size, stride, dtype.element, metadata)
 
 
@@ -182,27 +188,27 @@ def _rebuild_parameter(data, requires_grad, backward_hooks):
 
 def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
     if state:
-        raise CheckpointError(f"Parameter carries Python attributes {list(state)!r:.80}; unsupported")
+        raise CheckpointError(f"Parameter carries Python attributes {brief(list(state))}; unsupported")
     return _rebuild_parameter(data, requires_grad, backward_hooks)
 
 
 def _torch_size(dims=()):
     dims = tuple(dims)
     if not all(_is_int(d) for d in dims):
-        raise CheckpointError(f"torch.Size must hold ints, got {dims!r:.80}")
+        raise CheckpointError(f"torch.Size must hold ints, got {brief(dims)}")
     return dims
 
 
 def _torch_device(kind, index=None):
     if not isinstance(kind, str) or not (index is None or _is_int(index)):
-        raise CheckpointError(f"torch.device({kind!r:.40}, {index!r:.40}) is not a device")
+        raise CheckpointError(f"torch.device({brief(kind)}, {brief(index)}) is not a device")
     return kind if index is None else f"{kind}:{index}"
 
 
 def _codecs_encode(text, encoding):
     """Protocol-2 pickles store ``bytes`` as ``_codecs.encode(latin1_text, 'latin1')``."""
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise CheckpointError(f"_codecs.encode allowed only on str with latin1, got {encoding!r:.40}")
+        raise CheckpointError(f"_codecs.encode allowed only on str with latin1, got {brief(encoding)}")
     return text.encode("latin1")
 
 
@@ -251,8 +257,9 @@ _ALLOWED_GLOBALS = _allowed_globals()
 class StorageTable:
     """Storages the pickle declares (key -> element type, count) and, once read, their bytes.
 
-    ``read_record(key)`` (zip format) fetches a storage's bytes when it is first declared;
-    the legacy reader fills ``raw`` itself after the object pickle.
+    ``read_record(key, nbytes)`` (zip format) fetches a storage's bytes when it is first
+    declared, checking the record's size before reading it; the legacy reader fills ``raw``
+    itself after the object pickle.
     """
     read_record: object = None
     declared: dict = field(default_factory=dict)
@@ -263,14 +270,14 @@ class StorageTable:
         if key in self.declared:
             first_element, first_numel = self.declared[key]
             if first_numel * first_element.itemsize != nbytes:
-                raise CheckpointError(f"storage {key!r} declared with {nbytes} bytes and with "
+                raise CheckpointError(f"storage {brief(key)} declared with {nbytes} bytes and with "
                                       f"{first_numel * first_element.itemsize}")
             return
         self.declared[key] = (element, numel)
         if self.read_record is not None:
-            data = self.read_record(key)
+            data = self.read_record(key, nbytes)
             if len(data) != nbytes:
-                raise CheckpointError(f"storage {key!r} should hold {numel} {element.name} "
+                raise CheckpointError(f"storage {brief(key)} should hold {numel} {element.name} "
                                       f"({nbytes} bytes) but its record has {len(data)} bytes")
             self.raw[key] = data
 
@@ -295,31 +302,36 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         if self._storages is None:
-            raise CheckpointError(f"a persistent id {pid!r:.80} where no storage may appear")
+            raise CheckpointError(f"a persistent id {brief(pid)} where no storage may appear")
         if not isinstance(pid, tuple) or not pid:
-            raise CheckpointError(f"persistent id must be a tuple, got {pid!r:.80}")
+            raise CheckpointError(f"persistent id must be a tuple, got {brief(pid)}")
         kind = pid[0].decode("ascii") if isinstance(pid[0], bytes) else pid[0]
         if kind != "storage":
-            raise CheckpointError(f"unsupported persistent id {kind!r:.40} (a pickled nn.Module? "
+            raise CheckpointError(f"unsupported persistent id {brief(kind)} (a pickled nn.Module? "
                                   f"save and load its state_dict() instead)")
         if len(pid) not in (5, 6):
             raise CheckpointError(f"storage persistent id must have 5 or 6 fields, got {len(pid)}")
         storage_type, key, location, numel = pid[1:5]
         if len(pid) == 6 and pid[5] is not None:
-            raise CheckpointError(f"storage view {pid[5]!r:.80} (written by PyTorch < 1.0) is not "
+            raise CheckpointError(f"storage view {brief(pid[5])} (written by PyTorch < 1.0) is not "
                                   f"supported")
         if not (isinstance(storage_type, TypeMarker) and storage_type.kind == "storage"):
-            raise CheckpointError(f"storage type must be a torch storage class, got {storage_type!r:.80}")
+            raise CheckpointError(f"storage type must be a torch storage class, got {brief(storage_type)}")
         if not (isinstance(key, str) and isinstance(location, str) and _is_int(numel) and numel >= 0):
-            raise CheckpointError(f"malformed storage persistent id {pid!r:.120}")
+            raise CheckpointError(f"malformed storage persistent id {brief(pid)}")
         self._storages.declare(key, storage_type.element, numel)
         return StorageRef(key, storage_type.element, numel)
 
 
-def unpickle(file, storages: StorageTable | None, what: str):
-    """One pickle from ``file``; any failure becomes a CheckpointError saying ``what`` it was."""
+def unpickle(stream: io.BytesIO, storages: StorageTable | None, what: str):
+    """One pickle from ``stream`` (in memory, so no declared length makes a read allocate more
+    than the file holds), first checked by ``prescan``; any failure becomes a CheckpointError
+    saying ``what`` it was. The stream is left after the pickle's STOP."""
+    start = stream.tell()
+    prescan(stream, what)
+    stream.seek(start)
     try:
-        return _RestrictedUnpickler(file, storages).load()
+        return _RestrictedUnpickler(stream, storages).load()
     except CheckpointError:
         raise
     except Exception as exc:  # the data is untrusted: every parser failure means a corrupt file

@@ -198,7 +198,7 @@ def _rewrite_zip(source: Path, target: Path, drop: str) -> Path:
 
 def test_zip_missing_a_storage_record(tmp_path):
     path = _rewrite_zip(FIXTURES / "views.zip.pt", tmp_path / "views.pt", drop="/data/0")
-    with pytest.raises(CheckpointError, match=r"no record 'views.zip/data/0'"):
+    with pytest.raises(CheckpointError, match=r"no member 'views.zip/data/0'"):
         load_torch_checkpoint(path)
 
 
