@@ -89,6 +89,28 @@ def conv_inputs(draw):
 @settings(max_examples=40, deadline=None)
 @given(inputs=conv_inputs(), block_images=st.sampled_from([None, 1, 2]))
 def test_conv2d_forward_and_backward_match_reference_in_blocks_of_any_size(inputs, block_images):
+    check_fast_convolution(inputs, block_images)
+
+
+@st.composite
+def depthwise_inputs(draw):
+    """A window case whose filters are depthwise: groups == channels == filters (MobileNet's)."""
+    case = draw(cases(max_channels=4))
+    c = case.shape[1]
+    rng = np.random.default_rng(case.seed + 3)
+    w = rng.standard_normal((c, 1, case.kh, case.kw)).astype(case.dtype)
+    b = rng.standard_normal(c).astype(case.dtype) if draw(st.booleans()) else None
+    return case.normal(), w, b, case.stride, case.padding, case.dilation, c
+
+
+@settings(max_examples=40, deadline=None)
+@given(inputs=depthwise_inputs())
+def test_depthwise_convolution_matches_reference(inputs):
+    """groups == channels takes the depthwise loops (with one channel, the blocked path)."""
+    check_fast_convolution(inputs, None)
+
+
+def check_fast_convolution(inputs, block_images):
     """The fast convolution builds the columns a block of images at a time (one image: products
     straight into y; two: a short last block when N is odd; None: the default block) and sums
     dL/dW over the blocks. The products are BLAS calls on fewer columns, summed in another
