@@ -1,20 +1,23 @@
-"""Backpropagation by hand: lecture 000's two-layer network, its gradients written out in NumPy.
+# %% [markdown]
+# # Lesson 1. Backpropagation by hand: the backpropagation lecture's two-layer network, its gradients written out in NumPy.
+#
+# The network of the lecture on backpropagation and training, for inputs X with one example per column:
+#
+#     Z     = W1^T X              (hidden pre-activations)
+#     P     = phi(Z)              (hidden activations)
+#     Y_hat = W2^T P              (prediction)
+#     L     = 1/2 sum_i (y_hat_i - y_i)^2
+#     W     = W - alpha dL/dW     (for W1 and W2)
+#
+# This lesson deliberately computes the forward and backward passes with plain NumPy, one line per
+# equation, so you can see every step of the chain rule. It then checks the hand-written gradients
+# twice: against minidl's automatic differentiation, and against central differences
+# (minidl.gradcheck). Finally it trains the network with the lecture's update rule.
+#
+# Run:  python lessons/01_backprop_by_hand.py [--quick] [--out DIR]
 
-The lecture's network (lecture 000, section 1.1), for inputs X with one example per column:
-
-    Z     = W1^T X              (hidden pre-activations)
-    P     = phi(Z)              (hidden activations)
-    Y_hat = W2^T P              (prediction)
-    L     = 1/2 sum_i (y_hat_i - y_i)^2
-    W     = W - alpha dL/dW     (for W1 and W2)
-
-This lesson deliberately computes the forward and backward passes with plain NumPy, one line per
-equation, so you can see every step of the chain rule. It then checks the hand-written gradients
-twice: against minidl's automatic differentiation, and against central differences
-(minidl.gradcheck). Finally it trains the network with the lecture's update rule.
-
-Run:  python lessons/01_backprop_by_hand.py [--quick] [--out DIR]
-"""
+# %%
+"""Backpropagation by hand: the backpropagation lecture's two-layer network, its gradients written out in NumPy."""
 import matplotlib.pyplot as plt
 import numpy as np
 from _common import claim, section, start
@@ -26,6 +29,11 @@ from minidl import Tensor
 lesson = start("01_backprop_by_hand", __doc__)
 rng = lesson.rng
 
+
+# %% [markdown]
+# ## A small regression problem
+
+# %%
 section("A small regression problem")
 n = lesson.pick(200, 100)
 hidden = 16
@@ -76,6 +84,11 @@ print("Note: the lecture writes dL/dW1 = (Y_hat - Y) W2^T phi(W1^T X) X. The mid
 print("dP/dZ, the DERIVATIVE phi'(W1^T X) (for tanh: 1 - P^2), and as matrices the product is")
 print("X (W2 (Y_hat - Y) * phi'(Z))^T, with * element by element; that is the line for dL_dW1.")
 
+
+# %% [markdown]
+# ## Check 1: minidl's automatic differentiation
+
+# %%
 section("Check 1: minidl's automatic differentiation")
 print("The same forward pass built from minidl Tensors; backward() applies the chain rule for us.")
 print("F.mse_loss(..., reduction='half_sum') is exactly the lecture's 1/2 sum (y_hat - y)^2.")
@@ -96,6 +109,11 @@ claim(abs(L_auto.item() - L0) <= 1e-12 * L0, "minidl's half_sum MSE gives the sa
 claim(err1 <= 1e-10 * np.abs(g1).max() and err2 <= 1e-10 * np.abs(g2).max(),
       "the hand-written gradients equal minidl's autograd to 1e-10 (relative)")
 
+
+# %% [markdown]
+# ## Check 2: central differences
+
+# %%
 section("Check 2: central differences")
 eps = 1e-6
 i, j = 0, 3
@@ -114,6 +132,79 @@ print(f"  {result}")
 claim(result.passed and result.max_abs_error < 1e-5,
       f"all {W1.size + W2.size} gradients pass minidl.gradcheck (worst error {result.max_abs_error:.1e})")
 
+
+# %% [markdown]
+# ## The graph behind the loss, drawn
+#
+# Every minidl op that touches a tensor requiring a gradient records itself: the result keeps the
+# op (its `grad_fn`), the op keeps its inputs. `backward()` walks this graph from the loss back to
+# the weights. `minidl.viz` draws it: boxes are tensors (shape, dtype; the leaves named), ellipses
+# are ops. Read it left to right as the lecture's equations: W2^T and W1^T (Python evaluates
+# `w2.T` first, as written), Z = W1^T X, P = tanh(Z), Y_hat = W2^T P, then the loss's
+# subtraction, square, sum and the factor 1/2.
+
+# %%
+section("The graph behind the loss, drawn")
+from minidl import viz  # noqa: E402
+from minidl.graph import functions_in_forward_order  # noqa: E402
+
+t1, t2 = Tensor(W1.copy(), requires_grad=True), Tensor(W2.copy(), requires_grad=True)
+L_graph = loss_with_minidl(t1, t2)
+L_graph.backward(retain_graph=True)          # keep the graph, to draw it with the gradients
+names = {"W1": t1, "W2": t2}
+print(viz.to_text(L_graph, names))
+ops = [type(f).__name__ for f in functions_in_forward_order(L_graph)]
+print("ops in forward order:", " -> ".join(ops))
+claim(ops[:5] == ["Permute", "Permute", "MatMul", "Tanh", "MatMul"],
+      "the graph's first five ops are the lecture's W2^T, W1^T, Z = W1^T X, P = tanh(Z), W2^T P")
+claim(f"W1 (2, {hidden}) float64 grad norm {np.linalg.norm(g1):.4g}" in viz.to_text(L_graph, names),
+      "after backward the drawn W1 carries the norm of the hand-written dL/dW1")
+graph_file = viz.draw(L_graph, lesson.out / "graph.png", names)
+print(f"graph: {graph_file}" + ("" if graph_file.suffix == ".png" else
+                                "  (Graphviz's dot is not installed, so the text tree was written)"))
+lesson.show_image(graph_file)
+
+
+# %% [markdown]
+# ## Check 3: a wrong backward, found by name
+#
+# A gradient check on a whole model says *that* a gradient is wrong. To say *which op* is wrong,
+# `gradcheck` replays every op alone, with the inputs it saw and the gradient that really reached
+# it, against central differences of that op's forward. Here we plant a classic slip: a tanh whose
+# backward uses 1 - P instead of 1 - P^2.
+
+# %%
+section("Check 3: a wrong backward, found by name")
+
+
+class TanhForgotTheSquare(minidl.Function):
+    """tanh, with the slip dP/dZ = 1 - P (it should be 1 - P^2)."""
+
+    def forward(self, z):
+        self.p = np.tanh(z)
+        return self.p
+
+    def backward(self, g):
+        return (g * (1 - self.p),)
+
+
+def wrong_loss(w1, w2):
+    return F.mse_loss(w2.T @ TanhForgotTheSquare.apply(w1.T @ Tensor(X)), Tensor(Y), reduction="half_sum")
+
+
+wrong = minidl.gradcheck(wrong_loss, [Tensor(W1.copy(), requires_grad=True), Tensor(W2.copy(), requires_grad=True)],
+                         raise_exception=False)
+print(wrong)
+claim(not wrong.passed and wrong.bad_op is not None and wrong.bad_op.op == "TanhForgotTheSquare",
+      "the check fails and names the planted op, not the matrix products around it")
+claim(wrong.bad_op.position == ops.index("Tanh") and wrong.bad_op.output_shape == (hidden, n),
+      f"at the tanh's place in the graph: op {ops.index('Tanh')} in forward order, output ({hidden}, {n})")
+
+
+# %% [markdown]
+# ## Training with the lecture's rule W = W - alpha dL/dW
+
+# %%
 section("Training with the lecture's rule W = W - alpha dL/dW")
 steps = lesson.pick(3000, 1500)
 alpha = 0.2 / n      # the loss is a SUM over examples, so its gradient grows with n; scale alpha
@@ -136,6 +227,11 @@ claim(losses[-1] < 3 * noise_floor, "the fit gets within 3x of the noise floor: 
 claim(np.all(np.diff(losses) <= 1e-9 * losses[:-1]),
       "with this small alpha the loss went down at every single step")
 
+
+# %% [markdown]
+# ## Figure
+
+# %%
 section("Figure")
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
 ax1.scatter(x, y, s=8, color="0.6", label="data: sin(x) + noise")

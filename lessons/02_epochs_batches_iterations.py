@@ -1,21 +1,24 @@
-"""Epochs, batches and iterations: full-batch, stochastic and mini-batch gradient descent compared.
+# %% [markdown]
+# # Lesson 2. Epochs, batches and iterations: full-batch, stochastic and mini-batch gradient descent compared.
+#
+# The lecture on backpropagation and training, on epochs, batches and iterations:
+#   * epoch     - the whole training set has passed forward and backward through the network once;
+#   * batch     - the part of the training set used for one weight update; its size is the batch size;
+#   * iteration - one batch, one update; iterations per epoch = number of batches.
+# With 2000 examples and batches of 500 it takes 4 iterations to finish an epoch. The batch size
+# names the algorithm:
+#   gradient descent (full batch)    batch size = size of the training set
+#   stochastic gradient descent      batch size = 1
+#   mini-batch gradient descent      1 < batch size < size of the training set
+#
+# This lesson trains the same small network (1 -> 16 tanh -> 1) on the same 2000 examples with each
+# of these, using minidl.data.DataLoader for the batches, nn for the model and optim.SGD for the
+# update W = W - lr dL/dW, and plots the loss against epochs and against iterations.
+#
+# Run:  python lessons/02_epochs_batches_iterations.py [--quick] [--out DIR]
 
-Lecture 000, section 1.2:
-  * epoch     - the whole training set has passed forward and backward through the network once;
-  * batch     - the part of the training set used for one weight update; its size is the batch size;
-  * iteration - one batch, one update; iterations per epoch = number of batches.
-With 2000 examples and batches of 500 it takes 4 iterations to finish an epoch. The batch size
-names the algorithm:
-  gradient descent (full batch)    batch size = size of the training set
-  stochastic gradient descent      batch size = 1
-  mini-batch gradient descent      1 < batch size < size of the training set
-
-This lesson trains the same small network (1 -> 16 tanh -> 1) on the same 2000 examples with each
-of these, using minidl.data.DataLoader for the batches, nn for the model and optim.SGD for the
-update W = W - lr dL/dW, and plots the loss against epochs and against iterations.
-
-Run:  python lessons/02_epochs_batches_iterations.py [--quick] [--out DIR]
-"""
+# %%
+"""Epochs, batches and iterations: full-batch, stochastic and mini-batch gradient descent compared."""
 import math
 
 import matplotlib.pyplot as plt
@@ -30,6 +33,11 @@ from minidl.data import DataLoader
 lesson = start("02_epochs_batches_iterations", __doc__)
 rng = lesson.rng
 
+
+# %% [markdown]
+# ## The data: 2000 examples, as in the lecture's example
+
+# %%
 section("The data: 2000 examples, as in the lecture's example")
 N = 2000
 x = rng.uniform(-3, 3, (N, 1)).astype(np.float32)
@@ -38,6 +46,11 @@ print(f"x: {x.shape}, y = sin(x) + noise: {y.shape}. The noise (std 0.1) alone c
 print("DataLoader hands out (inputs, targets) in batches; here the targets are the float y. Each epoch")
 print("reshuffles the order.")
 
+
+# %% [markdown]
+# ## Iterations per epoch = number of batches
+
+# %%
 section("Iterations per epoch = number of batches")
 runs = {  # name -> batch size
     "gradient descent (batch 2000)": N,
@@ -56,6 +69,11 @@ claim(len(DataLoader(x, y, batch_size=32)) == math.ceil(N / 32) == 63,
       "2000 / 32 is not whole: 62 full batches and one of 16 make 63 iterations "
       "(drop_last=True would skip the short one)")
 
+
+# %% [markdown]
+# ## Training each one with the same learning rate
+
+# %%
 section("Training each one with the same learning rate")
 epochs = lesson.pick(15, 3)
 lr = 0.1
@@ -107,6 +125,11 @@ claim(all(c == N for c in sgd["per_epoch_iterations"]),
 claim(all(c == 1 for c in full["per_epoch_iterations"]),
       "and full-batch gradient descent made exactly one update per epoch")
 
+
+# %% [markdown]
+# ## Who gets there first?
+
+# %%
 section("Who gets there first?")
 target = 0.05
 
@@ -134,6 +157,11 @@ claim(np.all(np.diff(full["epoch"]) < 0),
 claim(np.any(np.diff(sgd["curve"]) > 0),
       "SGD's whole-data loss goes UP at times: one example's gradient is a noisy estimate of it")
 
+
+# %% [markdown]
+# ## Figure
+
+# %%
 section("Figure")
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
 for i, (name, r) in enumerate(results.items()):

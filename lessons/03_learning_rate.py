@@ -1,16 +1,19 @@
-"""Choosing the learning rate: loss against epochs for a rate that is too small, good, too large, diverging.
+# %% [markdown]
+# # Lesson 3. Choosing the learning rate: loss against epochs for a rate that is too small, good, too large, diverging.
+#
+# The lecture on backpropagation and training, on choosing the learning rate: a learning rate that is too small makes training long and can leave it
+# stuck; one that is too large learns a sub-optimal set of weights too fast, or makes training
+# unstable. On the lecture's chart of loss against epochs, a good rate brings the loss close to
+# zero, while a very high rate makes the loss go UP: that rate must be avoided.
+#
+# This lesson redraws that chart. The same network (1 -> 16 tanh -> 1) learns y = sin(x) + noise from
+# the same 2000 examples with mini-batch SGD (batch 32), from the same starting weights, once for
+# each of four learning rates; only the rate changes.
+#
+# Run:  python lessons/03_learning_rate.py [--quick] [--out DIR]
 
-Lecture 000, section 1.3: a learning rate that is too small makes training long and can leave it
-stuck; one that is too large learns a sub-optimal set of weights too fast, or makes training
-unstable. On the lecture's chart of loss against epochs, a good rate brings the loss close to
-zero, while a very high rate makes the loss go UP: that rate must be avoided.
-
-This lesson redraws that chart. The same network (1 -> 16 tanh -> 1) learns y = sin(x) + noise from
-the same 2000 examples with mini-batch SGD (batch 32), from the same starting weights, once for
-each of four learning rates; only the rate changes.
-
-Run:  python lessons/03_learning_rate.py [--quick] [--out DIR]
-"""
+# %%
+"""Choosing the learning rate: loss against epochs for a rate that is too small, good, too large, diverging."""
 import matplotlib.pyplot as plt
 import numpy as np
 from _common import claim, section, start
@@ -31,6 +34,11 @@ rates = {"too small": 0.003, "good": 0.06, "too large": 0.2, "very high (diverge
 checks_per_epoch = 8
 blown_up = 100.0        # stop a run once its loss is this many times the starting loss
 
+
+# %% [markdown]
+# ## Training once per learning rate
+
+# %%
 section("Training once per learning rate")
 print(f"{N} examples, batch 32 ({-(-N // 32)} iterations per epoch), {epochs} epochs, plain SGD.")
 print(f"The loss on all {N} examples is measured {checks_per_epoch} times per epoch.")
@@ -94,6 +102,10 @@ def worst_rise(name):
     return float(np.max(v[1:] / v[:-1]))
 
 
+# %% [markdown]
+# ## What the chart shows
+
+# %%
 section("What the chart shows")
 t_div, v_div = curves["very high (diverges)"]
 claim(not np.all(np.isfinite(v_div)) or v_div[-1] >= blown_up * v_div[0],
@@ -117,6 +129,11 @@ claim(worst_rise("too large") > worst_rise("good"),
       f"but is unstable: its loss jumps up by as much as {worst_rise('too large'):.1f}x from "
       f"one epoch to the next, the good rate's by at most {worst_rise('good'):.2f}x")
 
+
+# %% [markdown]
+# ## Figure
+
+# %%
 section("Figure")
 fig, ax = plt.subplots(figsize=(8, 5))
 colours = {"too small": "C0", "good": "C3", "too large": "C2", "very high (diverges)": "C1"}

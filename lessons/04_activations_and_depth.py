@@ -1,21 +1,24 @@
-"""Activations and depth: why gradients vanish or explode in deep nets, and what ReLU and He/Glorot init fix.
+# %% [markdown]
+# # Lesson 4. Activations and depth: why gradients vanish or explode in deep nets, and what ReLU and He/Glorot init fix.
+#
+# The lecture on deep architectures ("why deeply layered networks fail"): with logistic or tanh units,
+#     sigmoid: y = 1 / (1 + exp(-z)),  dy/dz = y (1 - y)
+#     tanh:    y = tanh(z),            dy/dz = (1 + y)(1 - y)
+# and error gradients get squashed as they are passed back through a deep network. ReLU,
+# y = max(0, z), has slope 0 or 1 and does not squash; but with linear or ReLU units gradients can
+# EXPLODE instead, when each layer multiplies them by more than 1. The fine-tuning lecture names the cure used
+# in practice: Glorot/He initialisation, which sizes the random weights so that each layer neither
+# shrinks nor grows the signal (Glorot: var(w) = 2 / (fan_in + fan_out); He: var(w) = 2 / fan_in
+# for ReLU).
+#
+# Part 1 draws the three activations and their slopes (computed by minidl's autograd, checked
+# against the lecture's formulas). Part 2 builds a 20-layer MLP on the 8x8 digits and measures, layer
+# by layer, the size of the gradient for four choices of activation and initial weights.
+#
+# Run:  python lessons/04_activations_and_depth.py [--quick] [--out DIR]
 
-Lecture 001 ("why deeply layered networks fail"): with logistic or tanh units,
-    sigmoid: y = 1 / (1 + exp(-z)),  dy/dz = y (1 - y)
-    tanh:    y = tanh(z),            dy/dz = (1 + y)(1 - y)
-and error gradients get squashed as they are passed back through a deep network. ReLU,
-y = max(0, z), has slope 0 or 1 and does not squash; but with linear or ReLU units gradients can
-EXPLODE instead, when each layer multiplies them by more than 1. Lecture 004 names the cure used
-in practice: Glorot/He initialisation, which sizes the random weights so that each layer neither
-shrinks nor grows the signal (Glorot: var(w) = 2 / (fan_in + fan_out); He: var(w) = 2 / fan_in
-for ReLU).
-
-Part 1 draws the three activations and their slopes (computed by minidl's autograd, checked
-against the lecture's formulas). Part 2 builds a 20-layer MLP on the 8x8 digits and measures, layer
-by layer, the size of the gradient for four choices of activation and initial weights.
-
-Run:  python lessons/04_activations_and_depth.py [--quick] [--out DIR]
-"""
+# %%
+"""Activations and depth: why gradients vanish or explode in deep nets, and what ReLU and He/Glorot init fix."""
 import matplotlib.pyplot as plt
 import numpy as np
 from _common import claim, section, start
@@ -27,6 +30,11 @@ from minidl.data import digits, to_float
 
 lesson = start("04_activations_and_depth", __doc__)
 
+
+# %% [markdown]
+# ## Part 1: three activations and their derivatives
+
+# %%
 section("Part 1: three activations and their derivatives")
 z = Tensor(np.linspace(-6, 6, 1201), requires_grad=True)    # a grid that contains z = 0 exactly
 slopes, values = {}, {}
@@ -60,6 +68,11 @@ axes[0].axhline(0.25, color="C1", ls=":", lw=1)
 axes[0].annotate("max 1/4", (0.2, 0.27), color="C1")
 lesson.save(fig, "activations.png")
 
+
+# %% [markdown]
+# ## Part 2: gradient size, layer by layer, in a 20-layer MLP
+
+# %%
 section("Part 2: gradient size, layer by layer, in a 20-layer MLP")
 data = digits("train")
 count = lesson.pick(512, 256)
@@ -112,6 +125,11 @@ for name, (activation, fill) in configs.items():
     print(f"  {name:34s} |dL/dW| layer 1 {dW[0]:.1e}, layer {depth} {dW[-1]:.1e} (ratio {dW[0] / dW[-1]:.1e}); "
           f"|dL/da| layer 1 / layer {depth}: {da[0] / da[-1]:.1e}")
 
+
+# %% [markdown]
+# ## What the numbers say
+
+# %%
 section("What the numbers say")
 dW, _ = results["sigmoid, Glorot init"]
 claim(dW[0] < 1e-3 * dW[-1],

@@ -1,20 +1,23 @@
-"""Convolution by hand: lecture 002's "loopy pattern" demo, computed three ways and checked against the slides.
+# %% [markdown]
+# # Lesson 5. Convolution by hand: the convolution lecture's "loopy pattern" demo, computed three ways and checked against the slides.
+#
+# The lecture on convolution and training CNNs convolves two 7x5 images of +-1 pixels (a hand-drawn "9" and a "6"-like shape) with a
+# 3x3 "loopy pattern" filter (1/9 everywhere, -1/9 at the centre), applies ReLU to the 5x3 feature
+# map, and max-pools it to 4x2. This lesson recomputes those numbers:
+#   1. with plain Python loops over NumPy arrays (deliberately by hand, as the slides do),
+#   2. with im2col: every 3x3 window copied into a column, then ONE matrix product
+#      (minidl.functional.conv.im2col, the routine minidl's conv2d is built on),
+#   3. with minidl itself: F.conv2d, F.relu, F.max_pool2d,
+# and compares them with the numbers printed on the slides, which are cut to two decimals
+# (-5/9 = -0.555... is printed -0.55). Some printed cells do not follow from the printed input and
+# filter; the lesson finds them and says why they must be transcription errors. It ends with the
+# lab's output-size formula W_out = (W - F + 2P) / S + 1 (from the lab on CNN layer arithmetic) and a convolution written as one
+# matrix acting on the whole image.
+#
+# Run:  python lessons/05_convolution_by_hand.py [--quick] [--out DIR]
 
-Lecture 002 convolves two 7x5 images of +-1 pixels (a hand-drawn "9" and a "6"-like shape) with a
-3x3 "loopy pattern" filter (1/9 everywhere, -1/9 at the centre), applies ReLU to the 5x3 feature
-map, and max-pools it to 4x2. This lesson recomputes those numbers:
-  1. with plain Python loops over NumPy arrays (deliberately by hand, as the slides do),
-  2. with im2col: every 3x3 window copied into a column, then ONE matrix product
-     (minidl.functional.conv.im2col, the routine minidl's conv2d is built on),
-  3. with minidl itself: F.conv2d, F.relu, F.max_pool2d,
-and compares them with the numbers printed on the slides, which are cut to two decimals
-(-5/9 = -0.555... is printed -0.55). Some printed cells do not follow from the printed input and
-filter; the lesson finds them and says why they must be transcription errors. It ends with the
-lab's output-size formula W_out = (W - F + 2P) / S + 1 (lab 003) and a convolution written as one
-matrix acting on the whole image.
-
-Run:  python lessons/05_convolution_by_hand.py [--quick] [--out DIR]
-"""
+# %%
+"""Convolution by hand: the convolution lecture's "loopy pattern" demo, computed three ways and checked against the slides."""
 import itertools
 
 import matplotlib.pyplot as plt
@@ -42,6 +45,10 @@ def ninths(v):
     return f"{int(round(v * 9)):+d}/9"
 
 
+# %% [markdown]
+# ## 1. By hand: two loops per output
+
+# %%
 section("1. By hand: two loops per output")
 print("loopy pattern filter (x 9):\n", (LOOPY_FILTER * 9).round().astype(int))
 print("Note: CNN 'convolution' slides the filter without flipping it (cross-correlation). This")
@@ -72,6 +79,11 @@ claim(by_loop[0][2].shape == (4, 2),
 claim(max_pool_loop(by_loop[0][1], 2, 2).shape == (2, 1),
       "with stride 2 (the usual choice) it would be 2x1: so the slides used stride 1")
 
+
+# %% [markdown]
+# ## 2. im2col: all windows as columns, then one matrix product
+
+# %%
 section("2. im2col: all windows as columns, then one matrix product")
 x = np.stack(DEMO_INPUTS)[:, None]                      # (N=2, C=1, H=7, W=5)
 cols = im2col.reference(x, 3, 3)                        # (9, 30): one column per window of the batch
@@ -83,6 +95,11 @@ for d in range(2):
     claim(np.allclose(by_matmul[d], by_loop[d][0], atol=1e-12),
           f"demo {d + 1}: filter row (1x9) @ columns (9x30), its part reshaped to 5x3, equals the loop")
 
+
+# %% [markdown]
+# ## 3. minidl: F.conv2d, F.relu, F.max_pool2d
+
+# %%
 section("3. minidl: F.conv2d, F.relu, F.max_pool2d")
 weight = Tensor(LOOPY_FILTER[None, None])                      # (F=1, C=1, 3, 3)
 fmaps = F.conv2d(Tensor(x), weight)                     # (2, 1, 5, 3)
@@ -93,6 +110,11 @@ for d in range(2):
           and np.allclose(pooled.numpy()[d, 0], by_loop[d][2], atol=1e-12),
           f"demo {d + 1}: minidl's feature map and pooled output equal the hand loop")
 
+
+# %% [markdown]
+# ## 4. Against the slides
+
+# %%
 section("4. Against the slides")
 print("Every output is a sum of nine terms +-1/9 (eight +-1 pixels times 1/9, and the centre pixel")
 print("times -1/9). A sum of nine odd numbers is odd, so EVERY entry of the feature map of ANY")
@@ -149,6 +171,11 @@ claim({tuple(int(v) for v in ij) for ij in diff} == {(0, 1), (1, 1)},
       "so demo 2's error at [1,2] (printed +0.33, truly -1/9) travels on: two pooled cells read 0.33 "
       "where the true value is 0")
 
+
+# %% [markdown]
+# ## 5. The output-size formula, with the lab's numbers
+
+# %%
 section("5. The output-size formula, with the lab's numbers")
 print("conv:  W_out = (W - F + 2P) / S + 1         pool:  W_out = (W - F) / S + 1")
 print(f"demo:  (7 - 3 + 0)/1 + 1 = {output_size(7, 3, 1, 0)},  (5 - 3 + 0)/1 + 1 = {output_size(5, 3, 1, 0)};"
@@ -171,6 +198,11 @@ claim(sizes == [28, 28, 14, 14, 7] == [28, output_size(28, 5, 1, 2), output_size
       "measured on real layers and by the formula")
 claim(h.shape == (2, 10), "and the FC layer maps the 7x7x32 = 1568 numbers to the 10 classes")
 
+
+# %% [markdown]
+# ## 6. A convolution is one (big, sparse, shared) matrix
+
+# %%
 section("6. A convolution is one (big, sparse, shared) matrix")
 # conv2d is linear in the image, so it IS a matrix: column p of that matrix is the output for an
 # image that is 1 at pixel p and 0 elsewhere. Push all 35 such images through conv2d at once.
@@ -186,6 +218,11 @@ shifted = np.vstack([-np.ones((1, 5)), DEMO_INPUTS[0]])            # the image m
 claim(np.allclose(conv_loop(shifted, LOOPY_FILTER)[1:], by_loop[0][0], atol=1e-12),
       "moving the image down one row moves the feature map down one row (equivariance)")
 
+
+# %% [markdown]
+# ## Figures
+
+# %%
 section("Figures")
 fig, axes = plt.subplots(2, 5, figsize=(14, 6.5))
 for d in range(2):

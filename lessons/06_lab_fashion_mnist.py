@@ -1,23 +1,26 @@
-"""The lab's CNN on Fashion-MNIST: train it, then look at what it learned and where it fails.
+# %% [markdown]
+# # Lesson 6. The lab's CNN on Fashion-MNIST: train it, then look at what it learned and where it fails.
+#
+# The lab on CNN layer arithmetic designs this network for Fashion-MNIST's 28x28 grayscale images of 10
+# kinds of clothing:
+#
+#     [INPUT] -> [CONV 1] -> [BATCH NORM] -> [ReLU] -> [POOL 1]
+#             -> [CONV 2] -> [BATCH NORM] -> [ReLU] -> [POOL 2] -> [FC LAYER] -> [RESULT]
+#
+# with 16 then 32 kernels of 5x5, stride 1, padding 2, and 2x2 max-pools with stride 2, so the
+# sizes go 28 -> 28 -> 14 -> 14 -> 7 by W_out = (W - F + 2P)/S + 1 and the FC layer maps
+# 7*7*32 = 1568 numbers to 10 class scores. minidl.models.lab6.lab6_cnn builds exactly that.
+#
+# The lesson trains it with minidl.train.fit on a class-balanced part of the training set (the
+# whole set takes minutes per epoch on two cores; the benchmark in benchmarks/ trains on all of
+# it), then draws the learning curves, the confusion matrix, the 16 first-layer filters and a
+# grid of the test images it gets wrong. If Fashion-MNIST is not on this machine it says how to
+# get it and runs the same lesson on scikit-learn's 8x8 digits instead.
+#
+# Run:  python lessons/06_lab_fashion_mnist.py [--quick] [--out DIR]
 
-Lecture 003 (the lab) designs this network for Fashion-MNIST's 28x28 grayscale images of 10
-kinds of clothing:
-
-    [INPUT] -> [CONV 1] -> [BATCH NORM] -> [ReLU] -> [POOL 1]
-            -> [CONV 2] -> [BATCH NORM] -> [ReLU] -> [POOL 2] -> [FC LAYER] -> [RESULT]
-
-with 16 then 32 kernels of 5x5, stride 1, padding 2, and 2x2 max-pools with stride 2, so the
-sizes go 28 -> 28 -> 14 -> 14 -> 7 by W_out = (W - F + 2P)/S + 1 and the FC layer maps
-7*7*32 = 1568 numbers to 10 class scores. minidl.models.lab6.lab6_cnn builds exactly that.
-
-The lesson trains it with minidl.train.fit on a class-balanced part of the training set (the
-whole set takes minutes per epoch on two cores; the benchmark in benchmarks/ trains on all of
-it), then draws the learning curves, the confusion matrix, the 16 first-layer filters and a
-grid of the test images it gets wrong. If Fashion-MNIST is not on this machine it says how to
-get it and runs the same lesson on scikit-learn's 8x8 digits instead.
-
-Run:  python lessons/06_lab_fashion_mnist.py [--quick] [--out DIR]
-"""
+# %%
+"""The lab's CNN on Fashion-MNIST: train it, then look at what it learned and where it fails."""
 import numpy as np
 from _common import claim, section, start
 
@@ -29,6 +32,11 @@ from minidl.train import evaluate, fit
 
 lesson = start("06_lab_fashion_mnist", __doc__)
 
+
+# %% [markdown]
+# ## The data
+
+# %%
 section("The data")
 try:
     train_set = fashion_mnist("train", download=False)
@@ -61,6 +69,11 @@ print(f"learning from {len(y_train)} images ({per_class_train} per class), valid
       f"{len(y_val)}, testing on {len(y_test)} ({per_class_test} per class) of the test set")
 print(f"pixels standardised with the training mean {data.mean:.3f} and std {data.std:.3f}")
 
+
+# %% [markdown]
+# ## The network
+
+# %%
 section("The network")
 model = lab6_cnn() if fashion else digits_cnn()
 size = x_train.shape[-1]
@@ -78,6 +91,11 @@ if fashion:
     claim(model.classifier.weight.shape == (10, 7 * 7 * 32),
           "the FC layer maps 7*7*32 = 1568 features to the 10 classes")
 
+
+# %% [markdown]
+# ## Training
+
+# %%
 section("Training")
 epochs = lesson.pick(3, 1) if fashion else lesson.pick(10, 3)   # the digits are tiny and quick
 batch_size = lesson.pick(64, 32)
@@ -96,6 +114,11 @@ plot.learning_curves(history, lesson.out / "learning_curves.png",
                      title=f"lab CNN, {len(y_train)} training images")
 print(f"figure: {lesson.out / 'learning_curves.png'}")
 
+
+# %% [markdown]
+# ## Testing
+
+# %%
 section("Testing")
 result = evaluate(model, DataLoader(x_test, y_test, 500))
 acc = result["accuracy"]
@@ -114,6 +137,11 @@ claim(acc > floor, f"test accuracy {acc:.3f} > {floor:.2f}"
 plot.confusion_matrix(cm, classes, lesson.out / "confusion_matrix.png")
 print(f"figure: {lesson.out / 'confusion_matrix.png'}")
 
+
+# %% [markdown]
+# ## Which classes does it mix up?
+
+# %%
 section("Which classes does it mix up?")
 both_ways = cm + cm.T                    # i taken for j plus j taken for i
 np.fill_diagonal(both_ways, 0)
@@ -132,6 +160,11 @@ if fashion:
     claim("Shirt" in hardest, f"Shirt is among the three hardest classes ({', '.join(hardest)}): "
           "it looks like a T-shirt, a pullover and a coat at once")
 
+
+# %% [markdown]
+# ## What the first layer learned
+
+# %%
 section("What the first layer learned")
 w = model.features[0].weight
 plot.filter_grid(w, lesson.out / "first_layer_filters.png",
@@ -154,6 +187,11 @@ plot.image_grid(np.concatenate([x_test[k:k + 1, 0], maps]), list(range(17)),
                 title="one test image and its 16 first-layer feature maps (after BN and ReLU)")
 print(f"figure: {lesson.out / 'first_layer_maps.png'}")
 
+
+# %% [markdown]
+# ## A grid of mistakes
+
+# %%
 section("A grid of mistakes")
 wrong = np.flatnonzero(result["predictions"] != result["targets"])
 print(f"{len(wrong)} of {len(test)} test images are misclassified; the first 32:")

@@ -1,21 +1,24 @@
-"""Under- and overfitting, and the cures: dropout, augmentation, BatchNorm, weight decay, more data.
+# %% [markdown]
+# # Lesson 7. Under- and overfitting, and the cures: dropout, augmentation, BatchNorm, weight decay, more data.
+#
+# The lecture on convolution and training CNNs reads learning curves (loss or accuracy against epochs, on training and validation data):
+#   * underfitting - the model does badly even on its training data: train longer, with a higher
+#     learning rate, or use a bigger/deeper network;
+#   * overfitting  - training loss keeps falling while validation loss turns and rises: regularise,
+#     or get more data.
+# The fine-tuning lecture lists the regularisers (L2 weight decay, dropout, BatchNorm, input noise, data
+# augmentation), adding that they "alleviate overfitting, [but do] not train faster". AlexNet, with
+# 60 million parameters, needed two of them: augmentation and dropout (the convolution lecture again).
+#
+# This lesson overfits on purpose: a 64-256-256-10 MLP (83,000 weights) learns from only 100 of
+# the 8x8 digits (10 per class), then each cure is added on its own, with the same data, the same
+# starting weights and the same optimiser (Adam, lr 3e-3, batches of 25). Validation: 360 other
+# digits the network never trains on. Training uses minidl.train.fit.
+#
+# Run:  python lessons/07_overfitting.py [--quick] [--out DIR]
 
-Lecture 002 reads learning curves (loss or accuracy against epochs, on training and validation data):
-  * underfitting - the model does badly even on its training data: train longer, with a higher
-    learning rate, or use a bigger/deeper network;
-  * overfitting  - training loss keeps falling while validation loss turns and rises: regularise,
-    or get more data.
-Lecture 004 lists the regularisers (L2 weight decay, dropout, BatchNorm, input noise, data
-augmentation), adding that they "alleviate overfitting, [but do] not train faster". AlexNet, with
-60 million parameters, needed two of them: augmentation and dropout (lecture 002).
-
-This lesson overfits on purpose: a 64-256-256-10 MLP (83,000 weights) learns from only 100 of
-the 8x8 digits (10 per class), then each cure is added on its own, with the same data, the same
-starting weights and the same optimiser (Adam, lr 3e-3, batches of 25). Validation: 360 other
-digits the network never trains on. Training uses minidl.train.fit.
-
-Run:  python lessons/07_overfitting.py [--quick] [--out DIR]
-"""
+# %%
+"""Under- and overfitting, and the cures: dropout, augmentation, BatchNorm, weight decay, more data."""
 import matplotlib.pyplot as plt
 import numpy as np
 from _common import claim, section, start
@@ -70,6 +73,11 @@ runs = {  # name -> (model, training images, labels, transform, weight decay)
     "too small (2 units)": (lambda: mlp(width=2), x_small, small.labels, None, 0.0),
 }
 
+
+# %% [markdown]
+# ## What augmentation does to a batch
+
+# %%
 section("What augmentation does to a batch")
 print("Each epoch every training digit is moved by up to one pixel in x and y and gets fresh")
 print("Gaussian noise (std 0.5): the net never sees exactly the same image twice. (A horizontal")
@@ -85,6 +93,11 @@ axes[0, 0].set_ylabel("original")
 axes[1, 0].set_ylabel("augmented")
 lesson.save(fig, "augmented_digits.png")
 
+
+# %% [markdown]
+# ## Training
+
+# %%
 section("Training")
 histories = {}
 for name, (make, x, y, transform, decay) in runs.items():
@@ -105,6 +118,10 @@ def end(name, key):
     return getattr(histories[name], key)[-1]
 
 
+# %% [markdown]
+# ## Reading the curves
+
+# %%
 section("Reading the curves")
 base = "baseline (overfits)"
 hb = histories[base]
@@ -140,6 +157,11 @@ claim(end(more, "val_acc") > end(base, "val_acc") + 0.02,
       f"and more data helps accuracy most directly: {end(more, 'val_acc'):.1%} on unseen digits after "
       f"{more_epochs} epochs, against the baseline's {end(base, 'val_acc'):.1%}")
 
+
+# %% [markdown]
+# ## Figures
+
+# %%
 section("Figures")
 names = list(runs)
 fig, axes = plt.subplots(2, 4, figsize=(15, 7))

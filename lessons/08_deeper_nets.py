@@ -1,25 +1,28 @@
-"""Deeper nets: plain stacks stop training as they grow, residual (skip) connections fix it.
+# %% [markdown]
+# # Lesson 8. Deeper nets: plain stacks stop training as they grow, residual (skip) connections fix it.
+#
+# The lecture on deep architectures ("deeper vs shallower nets"): a deeper net can represent any mapping a shallower one
+# can - the extra layers only have to learn the identity - so it should never do worse on the
+# TRAINING set. In practice plain deep nets do: they underfit, because credit assignment through
+# many layers is hard and gradients vanish on the way down. He et al. (2015) measured it on
+# ImageNet (top-1 error, %):
+#
+#                  plain    ResNet
+#     18 layers    27.94    27.88
+#     34 layers    28.54    25.03
+#
+# A residual block adds a shortcut around its layers,  F(x) = W2 sigma(W1 x),  y = sigma(F(x) + x),
+# so a block that learns F = 0 passes its input through unchanged, and the gradient has a direct
+# path back through every "+ x".
+#
+# This lesson builds the same networks with and without the shortcut - a stem layer, n blocks of
+# two Linear layers, a head: 2n + 2 layers, so n = 8 and n = 16 give the lecture's 18 and 34 - and
+# trains each on the 8x8 digits for the same budget.
+#
+# Run:  python lessons/08_deeper_nets.py [--quick] [--out DIR]
 
-Lecture 001 ("deeper vs shallower nets"): a deeper net can represent any mapping a shallower one
-can - the extra layers only have to learn the identity - so it should never do worse on the
-TRAINING set. In practice plain deep nets do: they underfit, because credit assignment through
-many layers is hard and gradients vanish on the way down. He et al. (2015) measured it on
-ImageNet (top-1 error, %):
-
-                 plain    ResNet
-    18 layers    27.94    27.88
-    34 layers    28.54    25.03
-
-A residual block adds a shortcut around its layers,  F(x) = W2 sigma(W1 x),  y = sigma(F(x) + x),
-so a block that learns F = 0 passes its input through unchanged, and the gradient has a direct
-path back through every "+ x".
-
-This lesson builds the same networks with and without the shortcut - a stem layer, n blocks of
-two Linear layers, a head: 2n + 2 layers, so n = 8 and n = 16 give the lecture's 18 and 34 - and
-trains each on the 8x8 digits for the same budget.
-
-Run:  python lessons/08_deeper_nets.py [--quick] [--out DIR]
-"""
+# %%
+"""Deeper nets: plain stacks stop training as they grow, residual (skip) connections fix it."""
 import matplotlib.pyplot as plt
 import numpy as np
 from _common import claim, section, start
@@ -81,12 +84,17 @@ variants = {  # name -> (residual?, He init?)
     "residual, default init": (True, False),
 }
 lr = 0.02
-print("Lecture 001's ImageNet numbers (top-1 error %): plain 18 layers 27.94, 34 layers 28.54;")
+print("The deep-architectures lecture's ImageNet numbers (top-1 error %): plain 18 layers 27.94, 34 layers 28.54;")
 print("ResNet 18 layers 27.88, 34 layers 25.03. Deeper helped only WITH shortcuts. Now on digits:")
 print(f"digits: {len(train)} training and {len(test)} test images of 8x8 = 64 pixels, 10 classes")
 print(f"every network: width 64, SGD lr {lr} momentum 0.9, batch 64, {epochs} epochs; depths "
       f"{[2 * n + 2 for n in block_counts]} layers")
 
+
+# %% [markdown]
+# ## First-layer gradient at initialisation
+
+# %%
 section("First-layer gradient at initialisation")
 print("One forward/backward pass on 256 training images, before any training.")
 probe_x, probe_y = Tensor(x_train[:256]), train.labels[:256]
@@ -116,6 +124,8 @@ claim(blown > 100 * np.abs(probe_x.numpy()).std(),
       f"a {2 * deepest + 2}-layer residual net with He init has outputs of std {blown:.1e}; training "
       "it overflows. Real ResNets put BatchNorm in each block; here the smaller default init does")
 
+
+# %%
 section(f"Training every depth for {epochs} epochs")
 final, curves = {}, {}
 for name, (residual, he) in variants.items():
@@ -132,6 +142,11 @@ for name, (residual, he) in variants.items():
         print(f"  {name:24s} {2 * n + 2:2d} layers: training loss {score['loss']:.4f}, "
               f"training accuracy {score['accuracy']:.3f}, test accuracy {held_out['accuracy']:.3f}")
 
+
+# %% [markdown]
+# ## What the numbers say
+
+# %%
 section("What the numbers say")
 top = 2 * deepest + 2
 
@@ -146,7 +161,7 @@ claim(abs(loss_of("plain, default init", deepest) - np.log(10)) < 0.05,
 claim(loss_of("plain, He init", deepest) > 3 * loss_of("plain, He init", shallow),
       f"He init lets the plain {top}-layer net learn, yet it is still far WORSE on its own training set "
       f"than the {2 * shallow + 2}-layer one ({loss_of('plain, He init', deepest):.3f} vs "
-      f"{loss_of('plain, He init', shallow):.3f}): the degradation of lecture 001 - underfitting, "
+      f"{loss_of('plain, He init', shallow):.3f}): the degradation the deep-architectures lecture describes - underfitting, "
       "not overfitting")
 plain_he = [loss_of("plain, He init", n) for n in block_counts]
 claim(np.all(np.diff(plain_he) > 0),
@@ -159,6 +174,11 @@ claim(loss_of("residual, default init", deepest) < 1.5 * loss_of("residual, defa
       f"and no degradation: its training loss is within 1.5x of the {2 * shallow + 2}-layer residual net's "
       f"({loss_of('residual, default init', deepest):.3f} vs {loss_of('residual, default init', shallow):.3f})")
 
+
+# %% [markdown]
+# ## Figure
+
+# %%
 section("Figure")
 fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.5))
 styles = {"plain, default init": ":", "plain, He init": "--", "residual, default init": "-"}

@@ -1,24 +1,27 @@
-"""Inception modules: what the 1x1 "reduction" convolutions buy, counted and timed.
+# %% [markdown]
+# # Lesson 9. Inception modules: what the 1x1 "reduction" convolutions buy, counted and timed.
+#
+# The lecture on deep architectures: an Inception block runs 1x1, 3x3 and 5x5 convolutions and a max-pool side by side
+# on the same input and concatenates their outputs along the channels, so the next layer can use
+# whichever scale fits the information in the image. Run naively, that is expensive, so GoogLeNet
+# puts a cheap 1x1 convolution in front of the 3x3 and 5x5 ones (and after the pool) to cut the
+# number of channels they read.
+#
+# The cost of one convolution, for an H x W output with C_in input and C_out output channels and a
+# k x k kernel (stride 1, 'same' padding) is
+#
+#     parameters     (k * k * C_in + 1) * C_out                (weights + one bias per filter)
+#     multiply-adds  H * W * C_out * k * k * C_in              (one dot product per output value)
+#
+# This lesson builds GoogLeNet's first Inception module, inception(3a), which reads a 28x28 map
+# with 192 channels (filters: 64 1x1; 96 -> 128 3x3; 16 -> 32 5x5; pool -> 32), with and without
+# the reductions (minidl.models.inception.InceptionModule), counts its parameters and multiply-adds
+# with minidl, checks both against the formulas above, and times a forward pass of each.
+#
+# Run:  python lessons/09_inception.py [--quick] [--out DIR]
 
-Lecture 001: an Inception block runs 1x1, 3x3 and 5x5 convolutions and a max-pool side by side
-on the same input and concatenates their outputs along the channels, so the next layer can use
-whichever scale fits the information in the image. Run naively, that is expensive, so GoogLeNet
-puts a cheap 1x1 convolution in front of the 3x3 and 5x5 ones (and after the pool) to cut the
-number of channels they read.
-
-The cost of one convolution, for an H x W output with C_in input and C_out output channels and a
-k x k kernel (stride 1, 'same' padding) is
-
-    parameters     (k * k * C_in + 1) * C_out                (weights + one bias per filter)
-    multiply-adds  H * W * C_out * k * k * C_in              (one dot product per output value)
-
-This lesson builds GoogLeNet's first Inception module, inception(3a), which reads a 28x28 map
-with 192 channels (filters: 64 1x1; 96 -> 128 3x3; 16 -> 32 5x5; pool -> 32), with and without
-the reductions (minidl.models.inception.InceptionModule), counts its parameters and multiply-adds
-with minidl, checks both against the formulas above, and times a forward pass of each.
-
-Run:  python lessons/09_inception.py [--quick] [--out DIR]
-"""
+# %%
+"""Inception modules: what the 1x1 "reduction" convolutions buy, counted and timed."""
 import time
 
 import matplotlib.pyplot as plt
@@ -37,6 +40,11 @@ C_IN = 192
 # inception(3a) of GoogLeNet (Szegedy et al. 2015, table 1)
 CFG = dict(ch1x1=64, ch3x3red=96, ch3x3=128, ch5x5red=16, ch5x5=32, pool_proj=32)
 
+
+# %% [markdown]
+# ## The two modules
+
+# %%
 section("The two modules")
 reduced = InceptionModule(C_IN, **CFG, reductions=True)
 naive = InceptionModule(C_IN, **CFG, reductions=False)
@@ -46,6 +54,11 @@ print(reduced)
 print("\nnaive (no reductions; the pool branch passes its 192 channels straight through):")
 print(naive)
 
+
+# %% [markdown]
+# ## Closed-form counts, written out branch by branch
+
+# %%
 section("Closed-form counts, written out branch by branch")
 # (branch, kernel k, C_in, C_out) for every convolution of each version
 convs = {
@@ -72,6 +85,11 @@ for version, layers in convs.items():
     print(f"  {version:7s} total: {formula[version]['macs'] / 1e6:.1f} M multiply-adds, "
           f"{params:,d} parameters\n")
 
+
+# %% [markdown]
+# ## The same numbers from minidl
+
+# %%
 section("The same numbers from minidl")
 measured = {}
 for version, module in (("reduced", reduced), ("naive", naive)):
@@ -109,6 +127,11 @@ claim(measured["reduced"]["out_shape"] == (1, 64 + 128 + 32 + 32, H, W),
 claim(measured["naive"]["out_shape"] == (1, 64 + 128 + 32 + C_IN, H, W),
       "without them it is 64 + 128 + 32 + 192 = 416 channels: the pool branch keeps all 192")
 
+
+# %% [markdown]
+# ## What the 1x1 reductions save
+
+# %%
 section("What the 1x1 reductions save")
 b5_naive, b5_red = formula["naive"]["per_branch"]["5x5"], formula["reduced"]["per_branch"]["5x5"]
 b5_ratio = b5_naive / b5_red
@@ -131,6 +154,11 @@ claim(2.3 < module_ratio < 2.4,
       f"over the whole module the reductions cut multiply-adds {module_ratio:.2f}x "
       "(303.5 M -> 128.0 M), even though they ADD three convolutions")
 
+
+# %% [markdown]
+# ## Stacking naive modules makes the channels grow
+
+# %%
 section("Stacking naive modules makes the channels grow")
 depth = C_IN
 naive_depths = [depth]
@@ -143,6 +171,11 @@ print("With reductions, the pool branch's 1x1 projection fixes the output at 256
 claim(all(b > a for a, b in zip(naive_depths, naive_depths[1:])),
       "without the pool projection every naive module is deeper than its input")
 
+
+# %% [markdown]
+# ## Timing one forward pass of each
+
+# %%
 section("Timing one forward pass of each")
 batch = lesson.pick(8, 1)
 repeats = lesson.pick(3, 1)
@@ -165,6 +198,11 @@ print(f"measured speed-up of the reductions: {seconds['naive'] / seconds['reduce
       "multiply-adds per number they read, the pooling and copies cost time the count leaves out, "
       "and other programs on the same cores disturb any single measurement.")
 
+
+# %% [markdown]
+# ## Figure
+
+# %%
 section("Figure")
 fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14, 4.2))
 branches = ["1x1", "3x3", "5x5", "pool"]

@@ -1,24 +1,27 @@
-"""Transfer by feature extraction: a CIFAR-10 ResNet-20, frozen, describes Fashion-MNIST images.
+# %% [markdown]
+# # Lesson 10. Transfer by feature extraction: a CIFAR-10 ResNet-20, frozen, describes Fashion-MNIST images.
+#
+# The lectures on deep architectures and on training CNNs, and the lab: instead of training from scratch, take a network trained on a big source task,
+# remove its output layer, and use the rest as a fixed feature extractor; a linear classifier
+# (logistic regression, or a linear SVM) trained on those "bottleneck features" does the new task.
+# Nothing in the body learns, so this needs little data and little time.
+#
+# Here the source is ResNet-20 with the published CIFAR-10 weights (colour photos of planes,
+# cars, birds, cats, ...), and the target is Fashion-MNIST (grey clothes): two data sets that are
+# NOT similar. The lectures' table for that case says: with little data, train a classifier on
+# deep features taken from somewhere inside the network rather than only at its top, because the
+# last layers are the most specialised to the source task. The lesson
+#   1. loads the source network and adapts the target images to its input,
+#   2. freezes the body: gradients reach the new head and nothing else,
+#   3. takes the output of each stage (layer1, layer2, layer3), averaged over positions, for every
+#      image, from the pretrained network and from the same network with random weights,
+#   4. trains logistic regression on each (minidl's, checked against scikit-learn's on the same
+#      features), with a logistic regression on the raw pixels as the honest baseline.
+#
+# Run:  python lessons/10_feature_extraction.py [--quick] [--out DIR]
 
-Lectures 001-003: instead of training from scratch, take a network trained on a big source task,
-remove its output layer, and use the rest as a fixed feature extractor; a linear classifier
-(logistic regression, or a linear SVM) trained on those "bottleneck features" does the new task.
-Nothing in the body learns, so this needs little data and little time.
-
-Here the source is ResNet-20 with the published CIFAR-10 weights (colour photos of planes,
-cars, birds, cats, ...), and the target is Fashion-MNIST (grey clothes): two data sets that are
-NOT similar. The lectures' table for that case says: with little data, train a classifier on
-deep features taken from somewhere inside the network rather than only at its top, because the
-last layers are the most specialised to the source task. The lesson
-  1. loads the source network and adapts the target images to its input,
-  2. freezes the body: gradients reach the new head and nothing else,
-  3. takes the output of each stage (layer1, layer2, layer3), averaged over positions, for every
-     image, from the pretrained network and from the same network with random weights,
-  4. trains logistic regression on each (minidl's, checked against scikit-learn's on the same
-     features), with a logistic regression on the raw pixels as the honest baseline.
-
-Run:  python lessons/10_feature_extraction.py [--quick] [--out DIR]
-"""
+# %%
+"""Transfer by feature extraction: a CIFAR-10 ResNet-20, frozen, describes Fashion-MNIST images."""
 import matplotlib.pyplot as plt
 import numpy as np
 from _common import claim, claim_on, section, start, transfer_target
@@ -33,6 +36,11 @@ from minidl.transfer import (LogisticRegression, extract_features, freeze, repla
 lesson = start("10_feature_extraction", __doc__)
 STAGES = ("layer1", "layer2", "layer3")
 
+
+# %% [markdown]
+# ## 1. The source network and the target images
+
+# %%
 section("1. The source network and the target images")
 source = resnet_cifar(20, pretrained=True)          # strict: every checkpoint tensor has its place
 print(f"ResNet-20, CIFAR-10 weights: {sum(p.data.size for p in source.parameters()):,d} parameters, "
@@ -40,6 +48,11 @@ print(f"ResNet-20, CIFAR-10 weights: {sum(p.data.size for p in source.parameters
 x_train, y_train, x_test, y_test, classes, target = transfer_target(
     lesson, per_class_train=lesson.pick(100, 30), per_class_test=lesson.pick(100, 50))
 
+
+# %% [markdown]
+# ## 2. Freeze the body, replace the head
+
+# %%
 section("2. Freeze the body, replace the head")
 model = resnet_cifar(20, pretrained=True)
 head = replace_head(model, num_classes=len(classes))   # a fresh Linear(64, 10) for the new classes
@@ -61,6 +74,10 @@ def stage_features(net, images):
     return {s: f.mean(axis=(2, 3)) for s, f in extract_features(net, STAGES, images, progress=False).items()}
 
 
+# %% [markdown]
+# ## 3. Features: what each stage says about every image
+
+# %%
 section("3. Features: what each stage says about every image")
 minidl.manual_seed(0)
 random_net = resnet_cifar(20)                   # the same architecture, never trained
@@ -72,6 +89,11 @@ alone = stage_features(source, x_test[:1])["layer2"]
 claim(np.allclose(alone, feats["pretrained"][1]["layer2"][:1], rtol=1e-4, atol=1e-5),
       "in eval mode an image's features do not depend on the batch it comes in")
 
+
+# %% [markdown]
+# ## 4. A linear classifier on each
+
+# %%
 section("4. A linear classifier on each")
 acc, sk_acc = {}, {}
 for name in feats:
@@ -102,6 +124,11 @@ print(f"\nThe honest baseline: on {target} a linear classifier on the raw pixels
       "(see lesson 11's table); here fine-tuning, or features from a network trained on similar "
       "images, would be the next step.")
 
+
+# %% [markdown]
+# ## Figures
+
+# %%
 section("Figures")
 fig, axes = plt.subplots(2, 8, figsize=(12, 3.4))
 for k, ax in enumerate(axes.flat):

@@ -1,28 +1,32 @@
-"""Transfer by fine-tuning: freeze, replace the head, unfreeze stage by stage, a 10x head rate,
-and the lectures' "which mode?" question measured on a small and a larger target set.
+# %% [markdown]
+# # Lesson 11. Transfer by fine-tuning: freeze, replace the head, unfreeze stage by stage, a 10x head rate,
+#
+# and the lectures' "which mode?" question measured on a small and a larger target set.
+#
+# The lecture on training CNNs, the lab and the fine-tuning lecture: fine-tuning starts from the pretrained weights instead of random ones. Remove
+# the source's output layer and put a freshly initialised one in its place; train it with the body
+# frozen; then unfreeze the body (the last, most task-specific stages first) and train on with a
+# small learning rate, the new head learning ~10x faster than the copied layers. Which mode to use
+# depends on how much labelled target data there is and how similar it is to the source:
+#
+#                         little data                          a lot of data
+#     similar data        linear classifier on the top          fine-tune several or all layers
+#                         ("bottleneck") features
+#     different data      classifier on features from           fine-tune all layers (pretrained
+#                         earlier in the network                weights as the initialisation)
+#
+# Source: ResNet-20 with the published CIFAR-10 weights. Target: Fashion-MNIST, which is
+# *different* data (lesson 10). The lesson shows each step of the mechanics, then trains four
+# contenders on 10 images per class and on more, every network with the same number of steps:
+# training from scratch, a classifier on layer2 features (lesson 10's best), the new head alone
+# (frozen body: a classifier on the top features), and everything fine-tuned with a 10x head rate.
+# benchmarks/transfer_modes.py runs the full study (up to 10,000 images, 3 seeds); its table is
+# printed at the end when its results are present.
+#
+# Run:  python lessons/11_fine_tuning.py [--quick] [--out DIR]
 
-Lectures 002-004: fine-tuning starts from the pretrained weights instead of random ones. Remove
-the source's output layer and put a freshly initialised one in its place; train it with the body
-frozen; then unfreeze the body (the last, most task-specific stages first) and train on with a
-small learning rate, the new head learning ~10x faster than the copied layers. Which mode to use
-depends on how much labelled target data there is and how similar it is to the source:
-
-                        little data                          a lot of data
-    similar data        linear classifier on the top          fine-tune several or all layers
-                        ("bottleneck") features
-    different data      classifier on features from           fine-tune all layers (pretrained
-                        earlier in the network                weights as the initialisation)
-
-Source: ResNet-20 with the published CIFAR-10 weights. Target: Fashion-MNIST, which is
-*different* data (lesson 10). The lesson shows each step of the mechanics, then trains four
-contenders on 10 images per class and on more, every network with the same number of steps:
-training from scratch, a classifier on layer2 features (lesson 10's best), the new head alone
-(frozen body: a classifier on the top features), and everything fine-tuned with a 10x head rate.
-benchmarks/transfer_modes.py runs the full study (up to 10,000 images, 3 seeds); its table is
-printed at the end when its results are present.
-
-Run:  python lessons/11_fine_tuning.py [--quick] [--out DIR]
-"""
+# %%
+"""Transfer by fine-tuning: freeze, replace the head, unfreeze stage by stage, a 10x head rate,"""
 import json
 
 import matplotlib.pyplot as plt
@@ -45,6 +49,10 @@ def trainable(model) -> int:
     return sum(p.data.size for p in model.parameters() if p.requires_grad)
 
 
+# %% [markdown]
+# ## 1. A new head on a frozen body
+
+# %%
 section("1. A new head on a frozen body")
 model = resnet_cifar(20, pretrained=True)
 head = replace_head(model, num_classes=10)
@@ -53,6 +61,11 @@ print(trainable_summary(model, by="stage"))
 claim(trainable(model) == head.weight.data.size + head.bias.data.size == 64 * 10 + 10,
       "only the new head, Linear(64, 10), can learn: 650 parameters of 269,722")
 
+
+# %% [markdown]
+# ## 2. Unfreezing stage by stage, the most task-specific first
+
+# %%
 section("2. Unfreezing stage by stage, the most task-specific first")
 stages = [s for s in stage_names(model) if s != "linear"]       # stem, layer1, layer2, layer3
 sizes = {s: sum(p.data.size for m in model.stage(s) for p in m.parameters()) for s in stages}
@@ -64,6 +77,11 @@ for s in reversed(stages):
     claim(after - before == sizes[s], f"unfreezing {s} makes exactly its {sizes[s]:,d} parameters trainable")
     before = after
 
+
+# %% [markdown]
+# ## 3. Learning rates: the head 10x the base, earlier stages geometrically less
+
+# %%
 section("3. Learning rates: the head 10x the base, earlier stages geometrically less")
 groups = param_groups(model, base_lr=0.01, head_lr_mult=10.0, decay=0.5)
 for g in groups:
@@ -75,6 +93,11 @@ opt = optim.SGD(groups, lr=0.01, momentum=0.9)
 claim([g["lr"] for g in opt.param_groups] == [g["lr"] for g in groups],
       "minidl.optim.SGD keeps one learning rate per parameter group")
 
+
+# %% [markdown]
+# ## 4. Which mode? Four contenders on a small and a larger target set
+
+# %%
 section("4. Which mode? Four contenders on a small and a larger target set")
 sizes_per_class = (10, lesson.pick(100, 30))
 x_pool, y_pool, x_test, y_test, classes, target = transfer_target(
@@ -144,6 +167,11 @@ if study.exists():
     for mode, row in data["table"].items():
         print(f"  {mode:9s} " + "  ".join(f"n={n}: {cell['mean']:.3f} ± {cell['std']:.3f}" for n, cell in row.items()))
 
+
+# %% [markdown]
+# ## Figure
+
+# %%
 section("Figure")
 fig, ax = plt.subplots(figsize=(7.5, 4.5))
 modes = list(results[small])

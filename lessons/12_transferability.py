@@ -1,22 +1,25 @@
-"""How transferable are features? Copy the first k stages of a pretrained network, train the rest.
+# %% [markdown]
+# # Lesson 12. How transferable are features? Copy the first k stages of a pretrained network, train the rest.
+#
+# The lecture on training CNNs and the fine-tuning lecture (after Yosinski et al., "How transferable are features in deep neural
+# networks?", 2014): the first layers of a CNN learn generic filters (edges, colour blobs) that
+# look alike whatever the data set; the last layers become specific to the source task. Where
+# does general turn into specific? Yosinski's experiment answers it: build a fresh network, copy
+# its first k layers from the pretrained one, train the rest on the target task, and plot the
+# accuracy against k, with the copied layers either
+#
+#     frozen      not updated during backprop (useful when target labels are scarce), or
+#     fine-tuned  updated with everything else (when labels are more plentiful).
+#
+# Here the network is ResNet-20 (CIFAR-10 weights) and its "layers" are its four stages: the stem
+# (conv + BN), layer1, layer2, layer3. The target is Fashion-MNIST. k = 0 is training from scratch;
+# k = 4 frozen trains only the new head. Every run gets the same number of steps.
+# benchmarks/transferability.py runs the same study longer and with more seeds.
+#
+# Run:  python lessons/12_transferability.py [--quick] [--out DIR]
 
-Lectures 002 and 004 (after Yosinski et al., "How transferable are features in deep neural
-networks?", 2014): the first layers of a CNN learn generic filters (edges, colour blobs) that
-look alike whatever the data set; the last layers become specific to the source task. Where
-does general turn into specific? Yosinski's experiment answers it: build a fresh network, copy
-its first k layers from the pretrained one, train the rest on the target task, and plot the
-accuracy against k, with the copied layers either
-
-    frozen      not updated during backprop (useful when target labels are scarce), or
-    fine-tuned  updated with everything else (when labels are more plentiful).
-
-Here the network is ResNet-20 (CIFAR-10 weights) and its "layers" are its four stages: the stem
-(conv + BN), layer1, layer2, layer3. The target is Fashion-MNIST. k = 0 is training from scratch;
-k = 4 frozen trains only the new head. Every run gets the same number of steps.
-benchmarks/transferability.py runs the same study longer and with more seeds.
-
-Run:  python lessons/12_transferability.py [--quick] [--out DIR]
-"""
+# %%
+"""How transferable are features? Copy the first k stages of a pretrained network, train the rest."""
 import json
 
 import matplotlib.pyplot as plt
@@ -34,6 +37,11 @@ lesson = start("12_transferability", __doc__)
 STAGES = ("stem", "layer1", "layer2", "layer3")
 LABELS = ["none", "stem", "+layer1", "+layer2", "+layer3"]
 
+
+# %% [markdown]
+# ## The target task and the source network
+
+# %%
 section("The target task and the source network")
 x_train, y_train, x_test, y_test, classes, target = transfer_target(
     lesson, per_class_train=lesson.pick(50, 20), per_class_test=lesson.pick(50, 15))
@@ -83,6 +91,10 @@ def run(k, variant):
     return acc, trainable, unchanged
 
 
+# %% [markdown]
+# ## Copy k stages, train the rest
+
+# %%
 section("Copy k stages, train the rest")
 acc = {"frozen": {}, "fine-tuned": {}}
 trainable, unchanged = {}, {}
@@ -121,6 +133,11 @@ if full:
         print(f"  k={k} ({LABELS[k]:8s}) " + "  ".join(
             f"{v} {full['curves'][v][str(k)]['mean']:.3f} ± {full['curves'][v][str(k)]['std']:.3f}" for v in acc))
 
+
+# %% [markdown]
+# ## Figure
+
+# %%
 section("Figure")
 fig, axes = plt.subplots(1, 2 if full else 1, figsize=(13 if full else 7, 4.3), squeeze=False)
 ax = axes[0, 0]

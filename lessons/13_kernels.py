@@ -1,23 +1,26 @@
-"""One convolution, four ways: a Python loop, im2col + GEMM, Numba kernels, and the GPU.
+# %% [markdown]
+# # Lesson 13. One convolution, four ways: a Python loop, im2col + GEMM, Numba kernels, and the GPU.
+#
+# A convolution layer (the lab on CNN layer arithmetic, with stride S and zero padding P) computes, for every image n,
+# filter f and output position (i, j),
+#
+#     y[n, f, i, j] = b[f] + sum_c sum_p sum_q  w[f, c, p, q] * x_pad[n, c, i*S + p, j*S + q]
+#
+# Written as seven nested loops, that is exactly what the formula says and hopelessly slow in
+# Python. minidl instead copies every receptive field into one column of a matrix ("im2col"), so
+# the whole layer becomes ONE matrix product (GEMM): W (F, C*k*k) @ cols (C*k*k, N*OH*OW), which an
+# optimised BLAS library runs at full speed. The backward pass is the same trick in reverse: a
+# GEMM, then "col2im" adds each column back into its window.
+#
+# The NumPy im2col in minidl.functional.conv is the readable reference; its faster versions are
+# attributes of the op: im2col.cpu, Numba loops for the CPU (kernels/cpu/windows.py), and
+# im2col.cuda, a CUDA kernel (kernels/cuda/windows.py) for when CuPy sees a GPU. This lesson
+# runs one convolution every way, checks that they all agree, and times them in the same run.
+#
+# Run:  python lessons/13_kernels.py [--quick] [--out DIR]
 
-A convolution layer (lecture 003, with stride S and zero padding P) computes, for every image n,
-filter f and output position (i, j),
-
-    y[n, f, i, j] = b[f] + sum_c sum_p sum_q  w[f, c, p, q] * x_pad[n, c, i*S + p, j*S + q]
-
-Written as seven nested loops, that is exactly what the formula says and hopelessly slow in
-Python. minidl instead copies every receptive field into one column of a matrix ("im2col"), so
-the whole layer becomes ONE matrix product (GEMM): W (F, C*k*k) @ cols (C*k*k, N*OH*OW), which an
-optimised BLAS library runs at full speed. The backward pass is the same trick in reverse: a
-GEMM, then "col2im" adds each column back into its window.
-
-The NumPy im2col in minidl.functional.conv is the readable reference; its faster versions are
-attributes of the op: im2col.cpu, Numba loops for the CPU (kernels/cpu/windows.py), and
-im2col.cuda, a CUDA kernel (kernels/cuda/windows.py) for when CuPy sees a GPU. This lesson
-runs one convolution every way, checks that they all agree, and times them in the same run.
-
-Run:  python lessons/13_kernels.py [--quick] [--out DIR]
-"""
+# %%
+"""One convolution, four ways: a Python loop, im2col + GEMM, Numba kernels, and the GPU."""
 import time
 
 import matplotlib.pyplot as plt
@@ -57,6 +60,11 @@ def conv_im2col_gemm(x, w, b, stride, padding, unfold):
 print("im2col's versions:", im2col)
 print("kernels:", kernels.status())
 
+
+# %% [markdown]
+# ## 1. The definition as a loop, against im2col + GEMM (a tiny layer)
+
+# %%
 section("1. The definition as a loop, against im2col + GEMM (a tiny layer)")
 tiny = dict(n=1, c=lesson.pick(4, 3), hw=lesson.pick(12, 8), f=lesson.pick(8, 4), k=3,
             stride=1, padding=1)
@@ -83,6 +91,11 @@ print("The loop (minidl.functional.by_definition.conv2d) pays the Python interpr
 print("output value, one window's dot product at a time; the GEMM runs them all inside compiled")
 print("BLAS code (on one thread here: lessons/_common.py pins BLAS to one).")
 
+
+# %% [markdown]
+# ## 2. What im2col costs: memory
+
+# %%
 section("2. What im2col costs: memory")
 cols_t = im2col.reference(x_t, 3, 3, (1, 1), (1, 1), (1, 1))
 print(f"the image holds {x_t.size:,d} numbers; its column matrix {cols_t.shape} holds "
@@ -94,6 +107,11 @@ i, j = 4, 5                                      # output position
 claim(cols_t[row, i * tiny["hw"] + j] == x_t[0, 1, i + 2 - 1, j + 0 - 1],
       "row (c*k + p)*k + q of the columns, at image 0's output (i, j), holds x[0, c, i+p-P, j+q-P]")
 
+
+# %% [markdown]
+# ## 3. A lab-sized layer: the NumPy reference against the Numba kernels
+
+# %%
 section("3. A lab-sized layer: the NumPy reference against the Numba kernels")
 n_img = lesson.pick(32, 8)
 shape = dict(n=n_img, c=16, hw=14, f=32, k=5, padding=2)  # the lab CNN's second conv (14x14x16 -> 32)
@@ -148,6 +166,11 @@ with kernels.use_reference():
     timings["conv fwd+bwd: reference"] = best_time(conv_forward_backward, repeats)
 timings["conv fwd+bwd: Numba"] = best_time(conv_forward_backward, repeats)
 
+
+# %% [markdown]
+# ## 4. The same layer on the GPU
+
+# %%
 section("4. The same layer on the GPU")
 gpu = backend.cuda_available()
 if gpu:
@@ -172,6 +195,11 @@ else:
     print("No CUDA GPU (or no CuPy) here: the GPU row is skipped. On a machine with one,")
     print("`pip install 'minidl[gpu]'` and run this lesson again.")
 
+
+# %% [markdown]
+# ## 5. Timings, measured in this run
+
+# %%
 section("5. Timings, measured in this run")
 base = timings["conv fwd+bwd: reference"]
 for name, t in timings.items():
@@ -185,6 +213,11 @@ print(f"The conv rows used {threads} Numba thread(s). Ratios, not absolute times
 print("machine, and even they move with the load: a kernel split over all cores waits for the")
 print("slowest one, so when other programs share the cores the 1-thread row can even win.")
 
+
+# %% [markdown]
+# ## Figure
+
+# %%
 section("Figure")
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
 ax1.bar(["Python loop", "im2col + GEMM"], [t_loop * 1e3, t_gemm_t * 1e3], color=["C3", "C0"])

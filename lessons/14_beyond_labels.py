@@ -1,29 +1,32 @@
-"""Beyond labels: one convolutional body, three output layers, three tasks.
+# %% [markdown]
+# # Lesson 14. Beyond labels: one convolutional body, three output layers, three tasks.
+#
+# The lecture on backpropagation and training, in its landscape of CNN applications, sorts networks by what they output:
+#
+#     image -> label         classification: one softmax over the classes for the whole image
+#     image -> label image   semantic segmentation: a softmax for EVERY pixel ("label map")
+#     image -> number(s)     regression: age, or an object's position and size (the first step
+#                            of detection: where is it, how big is it?)
+#
+# The convolutional layers that turn pixels into features do not care which; what changes is the
+# last layer and the loss. This lesson generates its own data set (32x32 images of noise with one
+# square, disc or triangle of random position, size and brightness) and
+#
+#   1. trains a small fully convolutional network to label every pixel (background, square, disc,
+#      triangle): its output layer is a 1x1 convolution giving (N, 4, 32, 32) scores, and the loss
+#      is cross_entropy against (N, 32, 32) labels -- each pixel is one classification;
+#   2. keeps that network's body frozen and puts two new heads on its features (feature
+#      extraction, as in the deep-architectures lecture and the lab):
+#        image -> label    global average pool -> Linear -> (N, 3) scores, cross_entropy vs (N,)
+#        image -> numbers  average pool -> flatten -> MLP -> (N, 3) = (x, y, size), mse_loss
+#
+# Each task is scored against its trivial answer: "everything is background" for the pixels, the
+# most common class for the label, and the training mean for the numbers.
+#
+# Run:  python lessons/14_beyond_labels.py [--quick] [--out DIR]
 
-Lecture 000 (section 3, the landscape of CNN applications) sorts networks by what they output:
-
-    image -> label         classification: one softmax over the classes for the whole image
-    image -> label image   semantic segmentation: a softmax for EVERY pixel ("label map")
-    image -> number(s)     regression: age, or an object's position and size (the first step
-                           of detection: where is it, how big is it?)
-
-The convolutional layers that turn pixels into features do not care which; what changes is the
-last layer and the loss. This lesson generates its own data set (32x32 images of noise with one
-square, disc or triangle of random position, size and brightness) and
-
-  1. trains a small fully convolutional network to label every pixel (background, square, disc,
-     triangle): its output layer is a 1x1 convolution giving (N, 4, 32, 32) scores, and the loss
-     is cross_entropy against (N, 32, 32) labels -- each pixel is one classification;
-  2. keeps that network's body frozen and puts two new heads on its features (feature
-     extraction, as in lectures 001 and 003):
-       image -> label    global average pool -> Linear -> (N, 3) scores, cross_entropy vs (N,)
-       image -> numbers  average pool -> flatten -> MLP -> (N, 3) = (x, y, size), mse_loss
-
-Each task is scored against its trivial answer: "everything is background" for the pixels, the
-most common class for the label, and the training mean for the numbers.
-
-Run:  python lessons/14_beyond_labels.py [--quick] [--out DIR]
-"""
+# %%
+"""Beyond labels: one convolutional body, three output layers, three tasks."""
 import time
 
 import matplotlib.pyplot as plt
@@ -71,6 +74,10 @@ def make_shapes(n, rng):
     return images[:, None].astype(np.float32), masks, kinds.astype(np.int64), boxes
 
 
+# %% [markdown]
+# ## A data set made on the spot
+
+# %%
 section("A data set made on the spot")
 n_train, n_test = lesson.pick(2000, 1000), lesson.pick(1000, 300)
 x_train, m_train, k_train, b_train = make_shapes(n_train, rng)
@@ -81,6 +88,11 @@ print(f"pixel labels {m_train.shape}: {PIXEL_CLASSES}; image labels {k_train.sha
 background = float((m_test == 0).mean())
 print(f"{background:.1%} of the test pixels are background")
 
+
+# %% [markdown]
+# ## 1. Segmentation: a label for every pixel
+
+# %%
 section("1. Segmentation: a label for every pixel")
 
 
@@ -158,6 +170,11 @@ claim(1 - pixel_acc < error_cut * (1 - background),
 iou_floor = lesson.pick(0.6, 0.15)
 claim(mean_iou > iou_floor, f"mean IoU of the three shapes {mean_iou:.2f} > {iou_floor}")
 
+
+# %% [markdown]
+# ## 2. New heads on the frozen body: a label, and three numbers
+
+# %%
 section("2. New heads on the frozen body: a label, and three numbers")
 body.requires_grad_(False)           # frozen: only the new heads learn
 gap = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())   # (N, 16, 32, 32) -> (N, 16)
@@ -221,6 +238,11 @@ claim(np.all(mse < lesson.pick(0.2, 0.5) * mse_mean),
       f"every number's mean squared error is below {lesson.pick(0.2, 0.5):.0%} of predicting the "
       f"mean (ratios {', '.join(f'{v:.2f}' for v in mse / mse_mean)})")
 
+
+# %% [markdown]
+# ## The output layer is what changes
+
+# %%
 section("The output layer is what changes")
 rows = [("segmentation", "image -> label image", "Conv2d(16, 4, 1)", "(N, 4, 32, 32)",
          "cross_entropy vs (N, 32, 32)"),
@@ -231,6 +253,11 @@ rows = [("segmentation", "image -> label image", "Conv2d(16, 4, 1)", "(N, 4, 32,
 for row in rows:
     print("  {:15s} {:22s} {:27s} {:15s} {}".format(*row))
 
+
+# %% [markdown]
+# ## Figures
+
+# %%
 section("Figures")
 show = 8
 # the first test images of each shape, taking turns, so every shape appears

@@ -4,21 +4,38 @@ Every lesson starts with
 
     lesson = start("01_backprop_by_hand", __doc__)
 
-which reads ``--quick`` and ``--out DIR`` from the command line, makes the output folder
-(default runs/lessons/<name>), seeds minidl and returns the settings. A lesson states what it
+which reads ``--quick`` and ``--out DIR`` from the command line (or, in a notebook, from the
+environment variable MINIDL_LESSON_ARGS), makes the output folder (default
+runs/lessons/<name>), seeds minidl and returns the settings. Every lesson is also a jupytext
+"percent" script: its ``# %%`` cells run unchanged in a Jupyter kernel started in lessons/,
+where figures show inline. A lesson states what it
 expects to see with ``claim(condition, text)``: the claim is printed, and if it is false the
 lesson stops with an AssertionError, so a lesson whose story stops being true fails CI.
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import os
+import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")  # lessons only write PNG files; never open a window
+
+def in_notebook() -> bool:
+    """Whether this runs inside a Jupyter kernel (IPython with a kernel attached)."""
+    shell = sys.modules.get("IPython")
+    ip = shell.get_ipython() if shell is not None else None
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+if not in_notebook():
+    matplotlib.use("Agg")  # a script only writes PNG files and never opens a window; Jupyter
+    #                        keeps its inline backend, and save() shows each figure in the cell
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -50,24 +67,53 @@ class Lesson:
         path = self.out / filename
         fig.tight_layout()
         fig.savefig(path, dpi=110)
+        if in_notebook():
+            from IPython.display import display
+            display(fig)
         plt.close(fig)
         print(f"figure: {path}")
         return path
+
+    def show_image(self, path: Path) -> None:
+        """In a notebook, show an image file the lesson wrote (a script has printed its path)."""
+        if in_notebook() and path.suffix == ".png":
+            from IPython.display import Image, display
+            display(Image(filename=str(path)))
 
     def done(self) -> None:
         print(f"\nAll claims held. {self.name} took {time.perf_counter() - self.started:.1f} s; "
               f"figures are in {self.out}")
 
 
+def lesson_title(name: str, doc: str | None = None) -> str:
+    """The first line of lessons/<name>.py's docstring (read from the file, since in a notebook
+    ``__doc__`` is IPython's), else of ``doc``, else the name."""
+    path = Path(__file__).resolve().parent / f"{name}.py"
+    if path.exists():
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or doc
+    return (doc or name).strip().splitlines()[0]
+
+
+def lesson_arguments(argv=None) -> list[str]:
+    """The lesson's options: MINIDL_LESSON_ARGS (e.g. "--quick", the way to pass them to a
+    notebook) followed by ``argv`` (default: the command line)."""
+    return shlex.split(os.environ.get("MINIDL_LESSON_ARGS", "")) + list(sys.argv[1:] if argv is None else argv)
+
+
 def start(name: str, doc: str | None = None, argv=None) -> Lesson:
-    """Parse --quick/--out, make the output folder, seed every random choice, print the title."""
-    first_line = (doc or name).strip().splitlines()[0]
-    parser = argparse.ArgumentParser(prog=f"python lessons/{name}.py", description=first_line)
+    """Parse --quick/--out, make the output folder, seed every random choice, print the title.
+
+    Options it does not know are ignored (a Jupyter kernel is started with ``-f <file>``)."""
+    first_line = lesson_title(name, doc)
+    parser = argparse.ArgumentParser(prog=f"python lessons/{name}.py", description=first_line,
+                                     allow_abbrev=False)
     parser.add_argument("--quick", action="store_true",
                         help="a smaller, faster run of the same lesson (used by the tests)")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "lessons" / name,
                         help="folder for the figures (default: %(default)s)")
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(lesson_arguments(argv))
+    if unknown and not in_notebook():
+        print(f"(ignoring options this lesson does not take: {' '.join(unknown)})")
     args.out.mkdir(parents=True, exist_ok=True)
     # The lessons' matrices are small: one BLAS thread is faster than several (on a busy 2-core
     # machine, 2 threads were ~90x slower for a 20x256 @ 256x256 product), and it keeps the

@@ -6,7 +6,7 @@ an indented text tree that needs nothing.
     viz.draw(loss, "graph.svg", model)              # Graphviz if installed, else graph.txt
 
 Tensors are boxes labelled with their shape and dtype (a leaf also with its parameter name when
-``module`` is given, e.g. ``fc1.weight``; other leaves read ``input`` when they require grad,
+``module`` is given, e.g. ``fc1.weight``, or a dict {name: tensor}; other leaves read ``input`` when they require grad,
 ``constant`` when not); ops are ellipses labelled with the op's name. After
 ``backward(retain_graph=True)`` each tensor that holds a ``.grad`` also shows its gradient's
 norm. Nodes are numbered in forward order, so the same graph always gives the same text.
@@ -27,8 +27,12 @@ __all__ = ["parameter_names", "to_dot", "to_text", "draw", "has_graphviz"]
 
 
 def parameter_names(module) -> dict[int, str]:
-    """id(parameter) -> its dotted name in ``module`` (anything with ``named_parameters()``)."""
-    return {} if module is None else {id(p): name for name, p in module.named_parameters()}
+    """id(parameter) -> its name: ``module`` is a Module (dotted names from
+    ``named_parameters()``) or a dict {name: tensor} for tensors made by hand."""
+    if module is None:
+        return {}
+    pairs = module.items() if isinstance(module, dict) else module.named_parameters()
+    return {id(p): name for name, p in pairs}
 
 
 def _tensor_label(t: Tensor, names: dict[int, str]) -> str:

@@ -1,10 +1,14 @@
 """The lessons keep telling the truth: each one runs in --quick mode, all its claims hold, it
-writes its figures, and the course index lists it.
+writes its figures, and the course index lists it. Run as a notebook would run it (its jupytext
+cells in order in one namespace, in lessons/, with the kernel's ``-f`` argument and the options
+in MINIDL_LESSON_ARGS), a lesson makes the same claims as the script: checked for the lessons in
+CELLS_CHECKED, or for all with MINIDL_CHECK_ALL_CELLS=1 (it doubles the lessons' time).
 
 Lessons are discovered from lessons/NN_*.py, so a new lesson is tested as soon as it lands.
 Each lesson asserts its own claims (a false one raises and the script exits non-zero); these
 tests check that the machinery around that works.
 """
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +21,13 @@ from minidl.pretrained import pretrained_path
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 LESSONS = sorted(LESSONS_DIR.glob("[0-9][0-9]_*.py"))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CELLS_CHECKED = {"01_backprop_by_hand", "05_convolution_by_hand", "15_backward_memory"}
+RUN_CELLS = """import json, sys
+sys.argv = ["ipykernel_launcher.py", "-f", "kernel-0.json"]     # what a Jupyter kernel is given
+namespace = {"__name__": "__main__"}
+for cell in json.load(sys.stdin):
+    exec(compile(cell, "<cell>", "exec"), namespace)
+"""
 
 
 def run_script(args, timeout=300):
@@ -44,11 +55,36 @@ def test_lesson_runs_quick_and_its_claims_hold(script, tmp_path):
     claims = [line for line in proc.stdout.splitlines() if line.startswith("claim:")]
     assert claims, f"{script.name} made no claims"
     assert all(line.endswith("... OK") for line in claims)
+    if script.stem in CELLS_CHECKED or os.environ.get("MINIDL_CHECK_ALL_CELLS") == "1":
+        assert claims_of_cells(script, tmp_path / "cells") == claims, f"{script.name}: cells differ"
     pngs = sorted(out.glob("*.png"))
     assert pngs, f"{script.name} wrote no PNG into {out}"
     for png in pngs:
         data = png.read_bytes()
         assert data[:8] == PNG_SIGNATURE and len(data) > 2000, f"{png.name} is not a real PNG image"
+
+
+def claims_of_cells(script, out) -> list[str]:
+    """The claims printed when the lesson's code cells run in order in one namespace."""
+    jupytext = pytest.importorskip("jupytext", reason="jupytext is not installed (pip install -e '.[test]')")
+    cells = [c.source for c in jupytext.read(script).cells if c.cell_type == "code"]
+    env = dict(os.environ, MPLBACKEND="Agg", MINIDL_LESSON_ARGS=f"--quick --out {out}")
+    proc = subprocess.run([sys.executable, "-c", RUN_CELLS], input=json.dumps(cells), capture_output=True,
+                          text=True, timeout=300, env=env, cwd=LESSONS_DIR)
+    assert proc.returncode == 0, f"{script.name} as cells exited {proc.returncode}\n{proc.stderr[-4000:]}"
+    assert not any(out.glob("*.png")) or all(p.stat().st_size > 2000 for p in out.glob("*.png"))
+    return [line for line in proc.stdout.splitlines() if line.startswith("claim:")]
+
+
+def test_a_lessons_cells_run_where_a_kernel_would_and_make_the_scripts_claims(tmp_path):
+    """A small lesson written as cells, run as a Jupyter kernel would: an unknown -f argument,
+    the options from the environment, _common importable from lessons/."""
+    script = tmp_path / "98_cells.py"
+    script.write_text("# %% [markdown]\n# # A lesson in two cells\n\n# %%\n"
+                      "from _common import claim, start\nlesson = start('98_cells', 'Two cells.')\n\n# %%\n"
+                      "claim(lesson.quick, 'the options came from MINIDL_LESSON_ARGS')\n")
+    assert claims_of_cells(script, tmp_path / "out") == ["claim: the options came from MINIDL_LESSON_ARGS ... OK"]
+    assert (tmp_path / "out").is_dir()
 
 
 def test_a_false_claim_stops_the_lesson(tmp_path):

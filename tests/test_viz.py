@@ -62,6 +62,8 @@ def test_without_a_module_a_leaf_that_requires_grad_reads_input():
     dot = viz.to_dot((w * 2).sum())
     assert 't0 [shape=box, label="input (3, 2) float64"];' in dot
     assert '[shape=box, label="constant () float64"]' in dot      # the wrapped number 2
+    named = viz.to_dot((w * 2).sum(), {"W1": w})                   # names for hand-made tensors
+    assert 't0 [shape=box, label="W1 (3, 2) float64", style=filled, fillcolor="#dbe9f6"];' in named
 
 
 def test_text_tree_shows_each_op_once_and_gradients_after_backward():
