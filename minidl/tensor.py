@@ -106,6 +106,11 @@ class Tensor:
     requires_grad whether backward() should compute dL/d(this)
     grad          after backward(): dL/d(this) as an ndarray of the same shape (leaves only,
                   unless retain_grad() was called)
+    grad_fn       the Function (op) that made this tensor, None for a leaf; its ``name()`` and
+                  ``inputs`` say which op and from what (None again once backward() freed it)
+
+    ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=`` compare elementwise and give boolean Tensors (no
+    gradient), as in PyTorch; a tensor hashes by identity, so it can key a dict (optimizer state).
 
     Its operators and math methods (``a + b``, ``x @ w``, ``x.sum()``, ``x.relu()``, ``x.to()``)
     are the ops of ``minidl.functional``, attached in ``functional/methods.py``: the ops are built
@@ -123,6 +128,7 @@ class Tensor:
         self.grad = None
         self._ctx: Function | None = None   # the Function that produced this tensor
         self._retain_grad = False
+        self._graph_freed = False            # backward() freed the op that produced it
 
     # ----- array-like facts -------------------------------------------------------------------
     @property
@@ -147,13 +153,21 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._ctx is None
+        """Made by the user, not by an op (a freed op's output is still no leaf)."""
+        return self._ctx is None and not self._graph_freed
+
+    @property
+    def grad_fn(self) -> "Function | None":
+        """The op that produced this tensor (PyTorch's ``grad_fn``), None for a leaf."""
+        return self._ctx
 
     def __len__(self) -> int:
         return len(self.data)
 
     def __repr__(self) -> str:
-        grad = ", requires_grad=True" if self.requires_grad else ""
+        grad = ", requires_grad=True" if self.requires_grad and self._ctx is None else ""
+        if self._ctx is not None:
+            grad = f", grad_fn=<{self._ctx.name()}>"
         dev = ", device='cuda'" if self.device == "cuda" else ""
         body = np.array2string(backend.to_device(self.data, "cpu"), precision=4, separator=", ",
                                prefix="tensor(")
@@ -195,7 +209,7 @@ class Tensor:
 
         Without ``grad`` this tensor must hold a single number (a loss). Gradients accumulate into
         ``.grad`` (call ``zero_grad()`` between steps). The graph is freed afterwards unless
-        ``retain_graph=True``.
+        ``retain_graph=True``; a second backward() through a freed graph raises RuntimeError.
         """
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require grad (no input that "
@@ -216,12 +230,17 @@ class Tensor:
             g = grads.pop(id(node), None)
             if g is None:
                 continue
+            if node._graph_freed:
+                raise RuntimeError(
+                    "backward(): trying to backward through the graph a second time: the first "
+                    f"backward() freed the ops behind this tensor (shape {node.shape}); pass "
+                    "retain_graph=True to the first backward() to keep them, or recompute the forward")
             if node._ctx is None or node._retain_grad:
                 node.grad = g if node.grad is None else node.grad + g
             fn = node._ctx
             if fn is None:
                 continue
-            for inp, gi in zip(fn.inputs, fn.backward(g)):
+            for inp, gi in zip(fn.inputs, _checked_grads(fn, fn.backward(g))):
                 if gi is None or inp is None or not inp.requires_grad:
                     continue
                 gi = sum_to_shape(gi, inp.shape)
@@ -231,19 +250,62 @@ class Tensor:
                 grads[key] = gi if key not in grads else grads[key] + gi
             if not retain_graph:
                 node._ctx = None   # free the graph: saved arrays go with the Function
+                node._graph_freed = True
 
     def zero_grad(self) -> None:
         self.grad = None
 
-    # comparisons give plain boolean Tensors (no gradient)
+    # comparisons give plain boolean Tensors (no gradient); hashing stays by identity
+    __hash__ = object.__hash__
+    def __eq__(self, other): return Tensor(self.data == _raw(other))  # noqa: E704
+    def __ne__(self, other): return Tensor(self.data != _raw(other))  # noqa: E704
     def __lt__(self, other): return Tensor(self.data < _raw(other))
     def __le__(self, other): return Tensor(self.data <= _raw(other))
     def __gt__(self, other): return Tensor(self.data > _raw(other))
     def __ge__(self, other): return Tensor(self.data >= _raw(other))
 
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor; more elements are ambiguous (use .any() or .all())."""
+        if self.size != 1:
+            raise RuntimeError(f"bool(): the truth value of a tensor of shape {self.shape} is "
+                               f"ambiguous; use .any() or .all()")
+        return bool(self.data.reshape(()).item())
+
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
+
+
+def _checked_grads(fn: "Function", grads) -> tuple:
+    """A Function's backward result as one gradient (array or None) per input, checked.
+
+    A lone array is taken as the gradient of a one-input op. The count must equal the number of
+    inputs, and each gradient must have its input's shape or a shape that input broadcasts to
+    (the engine sums the broadcast away); otherwise the error names the op.
+    """
+    name = fn.name()
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    if len(grads) != len(fn.inputs):
+        raise RuntimeError(f"{name}.backward returned {len(grads)} gradient(s) for {len(fn.inputs)} "
+                           f"input(s) of forward; return one per input, None for one that needs none")
+    for i, (inp, gi) in enumerate(zip(fn.inputs, grads)):
+        if gi is None or inp is None:
+            continue
+        if not hasattr(gi, "shape") or isinstance(gi, Tensor):
+            raise TypeError(f"{name}.backward: gradient {i} must be an ndarray (or None), "
+                            f"got {type(gi).__name__}")
+        shape = tuple(gi.shape)
+        if shape != inp.shape and not _broadcasts_to(inp.shape, shape):
+            raise ShapeError(f"{name}.backward", f"gradient {i} of input {i}'s shape {inp.shape} "
+                             f"(or a shape it broadcasts to)", shape)
+    return tuple(grads)
+
+
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    """Whether an array of ``shape`` stretches to ``target`` under NumPy's broadcasting."""
+    return len(shape) <= len(target) and all(
+        n in (1, m) for n, m in zip(reversed(shape), reversed(target)))
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
@@ -304,6 +366,14 @@ class Function:
             fn.inputs = tensors
             out._ctx = fn
         return out
+
+    def name(self) -> str:
+        """The op's name, its class name (e.g. 'Mul', 'Conv2d'), as PyTorch's grad_fn.name()."""
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        shapes = ", ".join("None" if t is None else str(t.shape) for t in self.inputs)
+        return f"<{self.name()} of inputs {shapes}>" if self.inputs else f"<{self.name()}>"
 
     def forward(self, *arrays, **options):
         raise NotImplementedError

@@ -62,9 +62,10 @@ def test_graph_is_freed_after_backward_unless_retained():
     y.backward(retain_graph=True)
     y.backward()                                 # second pass works: the graph was kept
     np.testing.assert_allclose(x.grad, [4.0, 4.0])
-    assert y._ctx is None                        # ... and is gone now
+    assert y.grad_fn is None and not y.is_leaf   # ... and is gone now
     x.grad = None
-    y.backward()                                 # nothing left to walk: only y itself
+    with pytest.raises(RuntimeError, match="backward through the graph a second time.*retain_graph=True"):
+        y.backward()                             # PyTorch's error, not a silent no-op
     assert x.grad is None
 
 

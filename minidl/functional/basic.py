@@ -3,6 +3,9 @@
 Each op is a Function whose backward sits right under its forward, with the derivative in a
 comment. ``g`` is always dL/d(output); broadcasting is undone by the engine (tensor.sum_to_shape),
 so a backward may return a gradient in the broadcast shape.
+
+Joins take PyTorch's ``dim`` (``cat(ts, dim=1)``), NumPy's ``axis`` as an alias; the reductions
+are in ``reduction.py``.
 """
 from __future__ import annotations
 
@@ -129,71 +132,6 @@ class Clip(Function):
 
     def backward(self, g):          # 1 inside [lo, hi], 0 where the value was clipped
         return (g * self.inside,)
-
-
-# ----- reductions ----------------------------------------------------------------------------
-def _axes(axis, ndim):
-    if axis is None:
-        return tuple(range(ndim))
-    axis = (axis,) if isinstance(axis, int) else tuple(axis)
-    return tuple(a % ndim for a in axis)
-
-
-def _expand(g, in_shape, axes, keepdims):
-    """Reshape a reduced gradient so it broadcasts back over the reduced axes."""
-    if keepdims:
-        return g
-    shape = [1 if i in axes else n for i, n in enumerate(in_shape)]
-    return g.reshape(shape)
-
-
-class Sum(Function):
-    def forward(self, a, axis, keepdims):
-        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim), keepdims
-        return a.sum(axis=self.axes, keepdims=keepdims)
-
-    def backward(self, g):          # every summed element gets the whole gradient
-        xp = get_array_module(g)
-        return (xp.broadcast_to(_expand(g, self.shape, self.axes, self.keepdims), self.shape),)
-
-
-class Mean(Function):
-    def forward(self, a, axis, keepdims):
-        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim), keepdims
-        self.count = int(np.prod([a.shape[i] for i in self.axes])) if self.axes else 1
-        return a.mean(axis=self.axes, keepdims=keepdims)
-
-    def backward(self, g):          # each of the n averaged elements gets 1/n of it
-        xp = get_array_module(g)
-        return (xp.broadcast_to(_expand(g, self.shape, self.axes, self.keepdims) / self.count, self.shape),)
-
-
-class Max(Function):
-    """Max over axes; ties share the gradient equally."""
-
-    def forward(self, a, axis, keepdims):
-        self.axes, self.keepdims = _axes(axis, a.ndim), keepdims
-        out = a.max(axis=self.axes, keepdims=True)
-        self.winners = a == out
-        self.winners = self.winners / self.winners.sum(axis=self.axes, keepdims=True)
-        return out if keepdims else out.reshape([n for i, n in enumerate(a.shape) if i not in self.axes])
-
-    def backward(self, g):
-        return (_expand(g, self.winners.shape, self.axes, self.keepdims) * self.winners,)
-
-
-class Var(Function):
-    """Variance over axes, dividing by n - correction (PyTorch's default correction=1)."""
-
-    def forward(self, a, axis, keepdims, correction):
-        self.axes, self.keepdims = _axes(axis, a.ndim), keepdims
-        n = int(np.prod([a.shape[i] for i in self.axes]))
-        self.denominator = n - correction if n > correction else 0
-        self.centred = a - a.mean(axis=self.axes, keepdims=True)
-        return (self.centred ** 2).sum(axis=self.axes, keepdims=keepdims) / self.denominator
-
-    def backward(self, g):          # d var / d a_i = 2 (a_i - mean) / (n - correction)
-        return (_expand(g, self.centred.shape, self.axes, self.keepdims) * 2 * self.centred / self.denominator,)
 
 
 # ----- shapes --------------------------------------------------------------------------------
@@ -336,13 +274,6 @@ def pow(a, exponent):  # noqa: A001 (PyTorch's name)
     return Pow.apply(a, p=exponent)
 
 
-def sum(a, axis=None, keepdims=False): return Sum.apply(a, axis=axis, keepdims=keepdims)  # noqa: A001
-def mean(a, axis=None, keepdims=False): return Mean.apply(a, axis=axis, keepdims=keepdims)
-def max(a, axis=None, keepdims=False): return Max.apply(a, axis=axis, keepdims=keepdims)  # noqa: A001
-def var(a, axis=None, keepdims=False, correction=1):
-    return Var.apply(a, axis=axis, keepdims=keepdims, correction=correction)
-
-
 def reshape(a, shape): return Reshape.apply(a, shape=tuple(shape))
 def permute(a, axes): return Permute.apply(a, axes=tuple(axes))
 def getitem(a, index): return GetItem.apply(a, index=_raw_index(index))
@@ -363,9 +294,30 @@ def flatten(a, start_dim=0, end_dim=-1):
     return reshape(a, shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
 
 
-def concatenate(tensors, axis=0): return Concatenate.apply(*tensors, axis=axis)
-def stack(tensors, axis=0): return Stack.apply(*tensors, axis=axis)
+def concatenate(tensors, dim=0, *, axis=None):
+    """Join along an existing dim (torch.cat); every other size must agree."""
+    return Concatenate.apply(*tensors, axis=dim if axis is None else axis)
+
+
+def stack(tensors, dim=0, *, axis=None):
+    """Join along a new dim (torch.stack); every shape must agree."""
+    return Stack.apply(*tensors, axis=dim if axis is None else axis)
+
+
 cat = concatenate
+
+
+def squeeze(a, dim=None):
+    """Drop the size-1 dims (only ``dim``, if given and of size 1, as in PyTorch)."""
+    dims_ = [d % a.ndim for d in ((dim,) if isinstance(dim, int) else dim)] if dim is not None else None
+    return reshape(a, tuple(n for i, n in enumerate(a.shape)
+                            if n != 1 or (dims_ is not None and i not in dims_)))
+
+
+def unsqueeze(a, dim):
+    """Insert a size-1 dim at ``dim`` (-1 appends), as torch.unsqueeze."""
+    dim = dim % (a.ndim + 1)
+    return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
 
 
 def pad(a, pad_width, value=0.0):

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..tensor import Function, ShapeError, Tensor
-from .basic import getitem, mean, sum
+from .basic import getitem
+from .reduction import mean, sum
 
 
 def _check_finite(name, x):

@@ -1,8 +1,9 @@
 """Tensor's operators and methods, which are the ops of this package.
 
-``a + b`` is ``add(a, b)``, ``x.sum(axis)`` is ``sum(x, axis)``, ``x.relu()`` is ``relu(x)``:
-the same Functions, with their backward beside their forward in ``basic.py`` and
-``activation.py``. They are attached to Tensor here, because the ops are built on Tensor
+``a + b`` is ``add(a, b)``, ``x.sum(dim)`` is ``sum(x, dim)``, ``x.relu()`` is ``relu(x)``:
+the same Functions, with their backward beside their forward in ``basic.py``, ``reduction.py``
+and ``activation.py``. Dimensions are PyTorch's ``dim``/``keepdim`` (NumPy's ``axis``/``keepdims``
+are aliases). They are attached to Tensor here, because the ops are built on Tensor
 (tensor.py sits below functional and imports none of it).
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 from ..tensor import Tensor
 from . import activation as act
 from . import basic as ops
+from . import reduction as red
 
 
 def _shape_args(args):
@@ -42,11 +44,21 @@ class TensorMethods:
     def sqrt(self): return ops.sqrt(self)
     def abs(self): return ops.abs(self)
     def clip(self, lo=None, hi=None): return ops.clip(self, lo, hi)
-    def sum(self, axis=None, keepdims=False): return ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return ops.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return ops.max(self, axis, keepdims)
-    def var(self, axis=None, keepdims=False, correction=1): return ops.var(self, axis, keepdims, correction)
-    def argmax(self, axis=None): return Tensor(self.data.argmax(axis=axis))
+    def sum(self, dim=None, keepdim=False, **numpy_names): return red.sum(self, dim, keepdim, **numpy_names)
+    def mean(self, dim=None, keepdim=False, **numpy_names): return red.mean(self, dim, keepdim, **numpy_names)
+    def max(self, dim=None, keepdim=False, **numpy_names): return red.max(self, dim, keepdim, **numpy_names)
+    def min(self, dim=None, keepdim=False, **numpy_names): return red.min(self, dim, keepdim, **numpy_names)
+    def var(self, dim=None, unbiased=None, keepdim=False, **options):
+        return red.var(self, dim, unbiased, keepdim, **options)
+    def argmax(self, dim=None, keepdim=False, *, axis=None):
+        return red.argmax(self, dim if axis is None else axis, keepdim)
+    def argmin(self, dim=None, keepdim=False, *, axis=None):
+        return red.argmin(self, dim if axis is None else axis, keepdim)
+    def any(self): return Tensor(self.data.any())
+    def all(self): return Tensor(self.data.all())
+    def numel(self): return self.size
+    def squeeze(self, dim=None): return ops.squeeze(self, dim)
+    def unsqueeze(self, dim): return ops.unsqueeze(self, dim)
     def reshape(self, *shape): return ops.reshape(self, _shape_args(shape))
     def view(self, *shape): return ops.reshape(self, _shape_args(shape))
     def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
@@ -57,8 +69,8 @@ class TensorMethods:
     def relu(self): return act.relu(self)
     def sigmoid(self): return act.sigmoid(self)
     def tanh(self): return act.tanh(self)
-    def softmax(self, axis=-1): return act.softmax(self, axis)
-    def log_softmax(self, axis=-1): return act.log_softmax(self, axis)
+    def softmax(self, dim=-1, *, axis=None): return act.softmax(self, dim if axis is None else axis)
+    def log_softmax(self, dim=-1, *, axis=None): return act.log_softmax(self, dim if axis is None else axis)
 
     def to(self, device: str):
         """A copy on 'cpu' or 'cuda' that stays in the graph (gradients flow back across devices)."""

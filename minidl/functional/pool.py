@@ -12,7 +12,7 @@ from ..backend import get_array_module
 from ..geometry import output_size, pair, window_slice
 from ..kernels import cpu, cuda
 from ..tensor import Function, ShapeError
-from .basic import mean
+from .reduction import mean
 from .conv import col2im, im2col
 
 

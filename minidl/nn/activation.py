@@ -33,9 +33,14 @@ class Tanh(Module):
 
 
 class Softmax(Module):
-    def __init__(self, axis=-1):
+    """Softmax along ``dim`` (PyTorch's name; ``axis`` is NumPy's alias)."""
+
+    def __init__(self, dim=-1, *, axis=None):
         super().__init__()
-        self.axis = axis
+        self.dim = dim if axis is None else axis
 
     def forward(self, x):
-        return F.softmax(x, self.axis)
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
