@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lessons bench clean
+.PHONY: demo test lessons notebooks bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,15 @@ demo: $(STAMP)
 # threads only fight each other (and Numba's) for the cores.
 test: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q
+
+# Each lesson as a Jupyter notebook beside its script (lessons/NN_*.ipynb, not committed): the
+# scripts are jupytext "percent" files, so the notebook's cells are the script's.
+$(VENV)/.notebooks: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[notebooks]'
+	touch $@
+
+notebooks: $(VENV)/.notebooks
+	$(BIN)/jupytext --to ipynb --set-kernel python3 lessons/[0-9][0-9]_*.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
