@@ -113,3 +113,64 @@ def test_unsupported_dtypes_cannot_be_written(tmp_path, bad):
 def test_scalars_cannot_be_written(tmp_path):
     with pytest.raises(IDXError, match="1 to 255 dimensions"):
         write_idx(tmp_path / "x", np.uint8(3))
+
+
+# ----- hostile files: bounded memory, sizes that cannot wrap, only IDXError ------------------
+from ..memory_limit import run_limited  # noqa: E402
+
+
+def test_gzip_is_read_header_first_and_never_past_the_declared_size(tmp_path):
+    """An IDX .gz was decompressed in full before its header was read (2.1 GB from 1 MB)."""
+    bomb = tmp_path / "bomb.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as f:
+        f.write(header(0x08, (4,)) + bytes(4))
+        for _ in range(64):
+            f.write(bytes(1 << 24))                        # 1 GiB of zeros after the data
+    assert bomb.stat().st_size < 2 << 20
+    result = run_limited(f"""
+        from minidl.data.idx import IDXError, read_idx
+        try:
+            read_idx({str(bomb)!r})
+        except IDXError as exc:
+            print(exc)
+        """, megabytes=64)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "65536+ unexpected bytes after the data of shape (4,)" in result.stdout
+
+
+def test_a_declared_size_no_gzip_stream_can_hold_is_refused_before_reading(tmp_path):
+    path = tmp_path / "big.gz"
+    path.write_bytes(gzip.compress(header(0x08, (2 ** 32 - 1,) * 3)))
+    with pytest.raises(IDXError, match="more than this gzip file can hold"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("shape", [(65536,) * 4, (2 ** 32 - 1,) * 2, (2 ** 32 - 1,) * 5])
+def test_the_size_product_cannot_wrap_around(tmp_path, shape):
+    """np.prod in int64 wrapped (65536**4 == 0), so a header alone passed the size check."""
+    for raw in (header(0x08, shape), header(0x0C, shape) + bytes(8)):
+        with pytest.raises(IDXError, match="truncated data|unexpected bytes"):
+            read_idx(write(tmp_path, raw))
+
+
+def test_more_dimensions_than_numpy_allows_is_an_idx_error(tmp_path):
+    with pytest.raises(IDXError, match="65 dimensions"):
+        read_idx(write(tmp_path, header(0x08, (1,) * 65) + b"\x07"))
+    assert read_idx(write(tmp_path, header(0x08, (1,) * 64) + b"\x07")).shape == (1,) * 64
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(code=st.sampled_from([0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E, 0x00, 0xFF]),
+       shape=st.lists(st.one_of(st.integers(0, 4), st.integers(0, 2 ** 32 - 1)), max_size=70),
+       tail=st.binary(max_size=64), cut=st.integers(0, 300), gz=st.booleans())
+def test_fuzzed_files_load_or_are_idx_errors(tmp_path_factory, code, shape, tail, cut, gz):
+    raw = bytes([0, 0, code, len(shape) % 256]) + b"".join(struct.pack(">I", s) for s in shape)
+    raw = (raw + tail)[:cut] if cut < len(raw) + len(tail) else raw + tail
+    data = gzip.compress(raw) if gz else raw
+    path = tmp_path_factory.mktemp("f") / "x"
+    path.write_bytes(data)
+    try:
+        array = read_idx(path)
+    except IDXError:
+        return
+    assert array.shape == tuple(shape) and array.nbytes <= len(raw)
