@@ -9,7 +9,7 @@ import minidl
 from minidl import Tensor, nn, no_grad
 from minidl import functional as F
 from minidl.models.resnet_cifar import CifarResNet
-from minidl.transfer import LogisticRegression, extract_features, sklearn_logistic_regression
+from minidl.transfer import extract_features
 
 
 def small_resnet(seed=0):
@@ -105,52 +105,6 @@ def test_a_transform_is_applied_per_batch_and_unknown_layers_are_errors():
     np.testing.assert_allclose(doubled, manual_prefix(model, 2 * raw, "layer1"), rtol=1e-5, atol=1e-6)
     with pytest.raises(KeyError, match="no layer 'layer9'.*layer1"):
         extract_features(model, "layer9", raw, progress=False)
-
-
-# ----- logistic regression ------------------------------------------------------------------------
-def blobs(n_per_class, centres, spread, seed):
-    rng = np.random.default_rng(seed)
-    X = np.concatenate([c + spread * rng.standard_normal((n_per_class, len(c))) for c in centres])
-    y = np.repeat(np.arange(len(centres)), n_per_class)
-    return X.astype(np.float32), y
-
-
-def test_logistic_regression_separates_separable_features():
-    centres = 4.0 * np.eye(4, 6)
-    X, y = blobs(60, centres, 0.5, seed=0)
-    Xt, yt = blobs(60, centres, 0.5, seed=1)
-    clf = LogisticRegression(l2=1e-4, epochs=200).fit(X * 30 + 7, y)   # standardisation copes with scale
-    assert clf.score(X * 30 + 7, y) == 1.0
-    assert clf.score(Xt * 30 + 7, yt) >= 0.98
-    assert clf.losses[-1] < 0.5 * clf.losses[0]
-
-
-def test_logistic_regression_agrees_with_scikit_learn_on_overlapping_classes():
-    centres = np.array([[0, 0, 0], [1.5, 0, 0.5], [0, 1.5, -0.5]])
-    X, y = blobs(100, centres, 1.0, seed=2)
-    Xt, yt = blobs(200, centres, 1.0, seed=3)
-    l2 = 1e-2
-    ours = LogisticRegression(l2=l2, lr=0.05, epochs=250).fit(X, y)
-    theirs = sklearn_logistic_regression(X, y, l2=l2)
-    # the same convex objective, so the same optimum: probabilities within 0.01
-    np.testing.assert_allclose(ours.predict_proba(Xt), theirs.predict_proba(Xt), atol=1e-2)
-    assert np.mean(ours.predict(Xt) == theirs.predict(Xt)) >= 0.97
-    assert abs(ours.score(Xt, yt) - theirs.score(Xt, yt)) <= 0.02
-    assert ours.score(Xt, yt) > 0.6     # well above chance (1/3)
-
-
-def test_labels_are_returned_as_given_and_misuse_is_an_error():
-    X, y = blobs(20, 5.0 * np.eye(3), 0.3, seed=4)
-    labels = np.array([2, 5, 7])[y]
-    clf = LogisticRegression(epochs=100)
-    with pytest.raises(RuntimeError, match="fit"):
-        clf.predict(X)
-    clf.fit(X, labels)
-    assert set(clf.predict(X)) <= {2, 5, 7} and clf.score(X, labels) == 1.0
-    with pytest.raises(ValueError, match="has 2 features.*fitted on 3"):
-        clf.predict(X[:, :2])
-    with pytest.raises(ValueError, match=r"\(N, features\)"):
-        clf.fit(X[:, :, None], labels)
 
 
 def test_several_layers_in_one_pass_equal_one_layer_at_a_time():
