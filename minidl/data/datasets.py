@@ -40,13 +40,15 @@ class DatasetNotFoundError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class IDXSource:
-    """Where an MNIST-format dataset lives: folder name, mirrors, SHA-256 of each .gz file."""
+    """Where an MNIST-format dataset lives: folder name, mirrors, SHA-256 and size in bytes of
+    each .gz file (a download stops as soon as it goes past the size)."""
 
     name: str
     title: str
     classes: list[str]
     mirrors: tuple[str, ...]
     sha256: dict[str, str]
+    sizes: dict[str, int]
     debian_package: str | None = None
 
 
@@ -67,6 +69,9 @@ FASHION_MNIST = IDXSource(
         "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
         "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
     },
+    # Debian's copies are these sizes less the gzip header's file name (+ its NUL byte)
+    sizes={"train-images-idx3-ubyte.gz": 26421880, "train-labels-idx1-ubyte.gz": 29515,
+           "t10k-images-idx3-ubyte.gz": 4422102, "t10k-labels-idx1-ubyte.gz": 5148},
     debian_package="dataset-fashion-mnist",
 )
 MNIST = IDXSource(
@@ -82,6 +87,8 @@ MNIST = IDXSource(
         "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
         "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
     },
+    sizes={"train-images-idx3-ubyte.gz": 9912422, "train-labels-idx1-ubyte.gz": 28881,
+           "t10k-images-idx3-ubyte.gz": 1648877, "t10k-labels-idx1-ubyte.gz": 4542},
 )
 
 
@@ -139,7 +146,8 @@ def _download_split(source: IDXSource, split: str, target: Path, progress: bool)
         for mirror in source.mirrors:
             try:
                 paths.append(_download(mirror + filename, target / filename,
-                                       source.sha256[filename], progress=progress))
+                                       source.sha256[filename], progress=progress,
+                                       size=source.sizes[filename]))
                 break
             except DownloadError as err:
                 errors.append(str(err))

@@ -55,7 +55,7 @@ def pretrained_path(name: str, download: bool = True, progress: bool = True) -> 
         raise FileNotFoundError(f"pretrained_path: {published.file} ({name}) is not in any of "
                                 f"{[str(d) for d in search_dirs()]} and download=False")
     return _download.download(published.url, cache / published.file, published.sha256,
-                              progress=progress)
+                              progress=progress, size=published.size)
 
 
 def guess_arch(path: str | os.PathLike, archs: Iterable[str]) -> str | None:

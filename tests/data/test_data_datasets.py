@@ -129,7 +129,7 @@ def test_offline_without_files_says_where_it_looked_and_how_to_get_them(tmp_path
 
 
 def test_failed_download_reports_the_failure_and_the_alternatives(tmp_path, monkeypatch):
-    def offline(url, dest, sha256, progress=True):
+    def offline(url, dest, sha256, progress=True, size=None):
         raise datasets.DownloadError(f"download: fetching {url} failed (no network)")
 
     monkeypatch.setattr(datasets, "_download", offline)
@@ -148,8 +148,17 @@ def file_source(tmp_path, good_sha=True):
     served = make_split(tmp_path / "served", tag=6)
     sha = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() if good_sha else "0" * 64
            for p in served.iterdir()}
+    sizes = {p.name: p.stat().st_size for p in served.iterdir()}
     mirrors = ((tmp_path / "missing").as_uri() + "/", served.as_uri() + "/")
-    return dataclasses.replace(FASHION_MNIST, mirrors=mirrors, sha256=sha)
+    return dataclasses.replace(FASHION_MNIST, mirrors=mirrors, sha256=sha, sizes=sizes)
+
+
+def test_a_download_larger_than_the_known_size_is_stopped_and_saves_nothing(tmp_path):
+    source = file_source(tmp_path)
+    source = dataclasses.replace(source, sizes={k: v - 1 for k, v in source.sizes.items()})
+    with pytest.raises(DatasetNotFoundError, match=r"announces \d+ bytes, expected \d+"):
+        load_idx_dataset(source, "test", progress=False)
+    assert not list((tmp_path / "cache" / "fashion-mnist").iterdir())
 
 
 def test_download_fetches_checks_and_caches_the_split(tmp_path, monkeypatch):

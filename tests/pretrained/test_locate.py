@@ -72,9 +72,17 @@ def test_pretrained_path_downloads_into_the_cache_with_a_checksum(monkeypatch, t
     bad.write_bytes(b"not the weights")
     path.unlink()
     monkeypatch.setitem(PRETRAINED, "resnet20", entry._replace(url=bad.as_uri()))
+    with pytest.raises(dl.DownloadError, match="announces 15 bytes, expected 1099231"):
+        pretrained_path("resnet20", progress=False)     # stopped by its size before its hash
+    bad.write_bytes(bytes(entry.size))
     with pytest.raises(dl.ChecksumError):
         pretrained_path("resnet20", progress=False)
     assert list((tmp_path / "cache" / "weights").iterdir()) == []
+
+
+def test_the_registry_knows_each_file_s_size():
+    for name, published in PRETRAINED.items():
+        assert _real(published.file).stat().st_size == published.size, name
 
 
 def test_unknown_checkpoint_name_lists_the_known_ones():
