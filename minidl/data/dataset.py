@@ -6,6 +6,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def as_int64_labels(labels: np.ndarray, where: str) -> np.ndarray:
+    """Integer labels as int64, refusing unsigned values that would wrap (>= 2**63)."""
+    if labels.dtype.kind == "u" and labels.dtype.itemsize == 8 and labels.size and \
+            labels.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{where}: labels must fit in int64, got {labels.max()} ({labels.dtype})")
+    return labels.astype(np.int64, copy=False)
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """images (N, ...) of any dtype, labels int64 (N,), classes[k] names label k.
@@ -33,7 +41,7 @@ class Dataset:
             raise ValueError(f"{where}: labels must lie in [0, {len(self.classes)}) for "
                              f"{len(self.classes)} classes, got range [{labels.min()}, {labels.max()}]")
         object.__setattr__(self, "images", images)
-        object.__setattr__(self, "labels", labels.astype(np.int64, copy=False))
+        object.__setattr__(self, "labels", as_int64_labels(labels, where))
         object.__setattr__(self, "classes", list(self.classes))
 
     def __len__(self) -> int:

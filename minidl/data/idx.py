@@ -91,6 +91,9 @@ def _read_stream(stream, name: str, total: int | None, limit: int) -> np.ndarray
     ``limit`` the most data bytes it can hold."""
     dtype, shape, header = _header(name, stream.read(4), stream)
     expected = math.prod(shape) * dtype.itemsize         # Python ints: no wrap-around
+    if math.prod(s for s in shape if s) * dtype.itemsize >= 2 ** 62:
+        raise IDXError(f"{name}: shape {shape} of {dtype.name} is larger than any array NumPy "
+                       f"can hold (even with a zero size)")
     if total is not None and total - header != expected:
         actual = total - header
         if actual < expected:

@@ -5,6 +5,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .arguments import check_int
+from .dataset import as_int64_labels
+
 
 class DataLoader:
     """Iterate (x, y) batches: x = images[idx] (B, ...) of images' dtype, y = labels[idx].
@@ -29,15 +32,27 @@ class DataLoader:
         if images.ndim < 1 or len(images) != len(labels):
             raise ValueError(f"DataLoader: images (shape {images.shape}) and labels (shape "
                              f"{labels.shape}) must have the same length N")
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        self.batch_size = check_int(batch_size, "DataLoader: batch_size", 1)
         self.images = images
-        self.labels = labels.astype(np.int64, copy=False) if labels.dtype.kind in "iu" else labels
-        self.batch_size = int(batch_size)
+        self.labels = as_int64_labels(labels, "DataLoader") if labels.dtype.kind in "iu" else labels
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.transform = transform
         self.rng = np.random.default_rng(seed)
+
+    def state_dict(self) -> dict:
+        """Where the shuffle (and the transform's randomness) stands: the Generator's state.
+        Loading it into a loader over the same data gives the very next epochs' batches."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = state_dict.get("rng") if isinstance(state_dict, dict) else None
+        if not isinstance(state, dict) or state.get("bit_generator") != \
+                self.rng.bit_generator.state["bit_generator"]:
+            raise ValueError(f"DataLoader.load_state_dict: expected {{'rng': a "
+                             f"{type(self.rng.bit_generator).__name__} state}}, got "
+                             f"{str(state_dict)[:80]}")
+        self.rng.bit_generator.state = state
 
     def __len__(self) -> int:
         """Number of batches per epoch."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..data.arguments import check_float, check_int
 from ..serialization import save
 from .history import EPOCH_FIELDS, History, monitor_mode
+
 
 class FitState:
     """What callbacks see: the model, optimizer and history; setting stop_training (with a
@@ -43,6 +45,16 @@ class Callback:
     def on_train_end(self, state: FitState) -> None:
         pass
 
+    def state_dict(self) -> dict:
+        """What the callback has learnt so far, as plain data (saved in fit's checkpoints)."""
+        return {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Continue from a state_dict() (fit(resume=...) calls it after on_train_begin)."""
+        if state_dict:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: expected {{}}, got keys "
+                             f"{sorted(state_dict)}")
+
 
 class _Monitor(Callback):
     """Tracks the best value of one per-epoch number ('val_loss' by default); `improved` tells
@@ -52,14 +64,19 @@ class _Monitor(Callback):
         if monitor not in EPOCH_FIELDS[1:5]:
             raise ValueError(f"{type(self).__name__}: monitor must be one of {EPOCH_FIELDS[1:5]}, "
                              f"got {monitor!r}")
-        if min_delta < 0:
-            raise ValueError(f"{type(self).__name__}: min_delta must be >= 0, got {min_delta}")
+        min_delta = check_float(min_delta, f"{type(self).__name__}: min_delta", 0.0)
         self.monitor, self.min_delta, self.mode = monitor, min_delta, monitor_mode(monitor)
         self.best: float | None = None
         self.best_epoch: int | None = None
 
     def on_train_begin(self, state: FitState) -> None:
         self.best, self.best_epoch = None, None
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.best, self.best_epoch = state_dict["best"], state_dict["best_epoch"]
 
     def _value(self, state: FitState) -> float:
         value = state.last.get(self.monitor)
@@ -89,19 +106,26 @@ class BestWeights(_Monitor):
 
     def __init__(self, monitor: str = "val_loss"):
         super().__init__(monitor)
-        self.state_dict = None
+        self.weights = None
 
     def on_train_begin(self, state: FitState) -> None:
         super().on_train_begin(state)
-        self.state_dict = None
+        self.weights = None
 
     def on_epoch_end(self, state: FitState) -> None:
         if self._improved(state):
-            self.state_dict = state.model.state_dict()   # copies
+            self.weights = state.model.state_dict()   # copies
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "weights": self.weights}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self.weights = state_dict["weights"]
 
     def on_train_end(self, state: FitState) -> None:
-        if self.state_dict is not None:
-            state.model.load_state_dict(self.state_dict)
+        if self.weights is not None:
+            state.model.load_state_dict(self.weights)
             state.history.restored_epoch = self.best_epoch
 
 
@@ -113,9 +137,7 @@ class EarlyStopping(_Monitor):
     def __init__(self, patience: int = 3, min_delta: float = 0.0, monitor: str = "val_loss",
                  restore_best: bool = True):
         super().__init__(monitor, min_delta)
-        if int(patience) != patience or patience < 1:
-            raise ValueError(f"EarlyStopping: patience must be an int >= 1, got {patience!r}")
-        self.patience = int(patience)
+        self.patience = check_int(patience, "EarlyStopping: patience", 1)
         self.best_weights = BestWeights(monitor) if restore_best else None
         self.wait = 0
 
@@ -141,6 +163,16 @@ class EarlyStopping(_Monitor):
     def on_train_end(self, state: FitState) -> None:
         if self.best_weights is not None:
             self.best_weights.on_train_end(state)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "wait": self.wait,
+                "best_weights": self.best_weights.state_dict() if self.best_weights else None}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self.wait = int(state_dict["wait"])
+        if self.best_weights is not None:
+            self.best_weights.load_state_dict(state_dict["best_weights"])
 
 
 class ModelCheckpoint(_Monitor):

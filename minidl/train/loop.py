@@ -30,14 +30,22 @@ from .. import backend
 from .. import functional as F
 from ..progress import ProgressBar, format_seconds
 from ..tensor import Tensor, no_grad
+from ..data.arguments import check_int
 from .callbacks import FitState
 from .history import History
+from .resume import load_checkpoint, restore, save_checkpoint
 
 SCHEDULER_INTERVALS = ("epoch", "step")
 
 
 class TrainingDiverged(ArithmeticError):
-    """train_step: the model's outputs are NaN or infinite (the weights have blown up)."""
+    """train_step: the outputs, the loss, the gradients or the stepped weights are NaN or
+    infinite; the model keeps the weights it had before the step. ``loss`` is the batch's loss
+    when it was computed (else None)."""
+
+    def __init__(self, message: str, loss: float | None = None):
+        super().__init__(message)
+        self.loss = loss
 
 
 # ----- batches --------------------------------------------------------------------------------
@@ -50,12 +58,13 @@ def _to_tensors(x, y, device: str, where: str) -> tuple[Tensor, Tensor]:
     return Tensor(backend.to_device(x, device)), Tensor(backend.to_device(np.asarray(y), device))
 
 
-def _finite(t: Tensor) -> bool:
-    """False only for a floating-point tensor holding NaN or infinity (outputs that are not one
-    tensor are left to the loss to check)."""
-    if not isinstance(t, Tensor) or t.dtype.kind != "f":
+def _finite(t) -> bool:
+    """False only for a floating-point tensor or array holding NaN or infinity (outputs that
+    are not one tensor are left to the loss to check)."""
+    data = t.data if isinstance(t, Tensor) else t
+    if not hasattr(data, "dtype") or data.dtype.kind not in "fc":
         return True
-    return bool(backend.get_array_module(t.data).isfinite(t.data).all())
+    return bool(backend.get_array_module(data).isfinite(data).all())
 
 
 def _correct(logits: Tensor, target: Tensor) -> int | None:
@@ -122,17 +131,32 @@ def train_step(model, optimizer, x: Tensor, y: Tensor, loss: Callable = F.cross_
     """One step of gradient descent on the batch (x, y): zero_grad, forward, loss, backward,
     optimizer.step(). Returns (outputs, loss as a float).
 
-    Raises TrainingDiverged, before any backward pass or step, when the outputs are NaN or
-    infinite. The model's train/eval mode is left as it is (train_epoch sets train mode).
+    Raises TrainingDiverged when the outputs or the loss are NaN or infinite (before the
+    backward pass), when a gradient is (before the step), or when the step itself made a weight
+    so -- then the weights of before the step are put back (the optimizer's own state, e.g.
+    momentum, is not: stop, or load a checkpoint). The model's train/eval mode is left as it
+    is (train_epoch sets train mode).
     """
     optimizer.zero_grad()
     out = model(x)
     if not _finite(out):            # weights blown up: the loss would only refuse its input
         raise TrainingDiverged("the model's outputs became NaN or infinite")
     value = loss(out, y)
+    number = float(value.item())
+    if not math.isfinite(number):
+        raise TrainingDiverged(f"the training loss became {number}", number)
     value.backward()
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    if not all(_finite(p.grad) for p in params if p.grad is not None):
+        raise TrainingDiverged("the gradients became NaN or infinite", number)
+    before = [p.data.copy() for p in params]
     optimizer.step()
-    return out, float(value.item())
+    if not all(_finite(p.data) for p in params):
+        for p, old in zip(params, before):
+            p.data[...] = old
+        raise TrainingDiverged("the step made the weights NaN or infinite (they were put back)",
+                               number)
+    return out, number
 
 
 def train_epoch(model, optimizer, data: Iterable, loss: Callable = F.cross_entropy,
@@ -160,10 +184,14 @@ def train_epoch(model, optimizer, data: Iterable, loss: Callable = F.cross_entro
     for i, (x, y) in enumerate(data, start=1):
         x, y = _to_tensors(x, y, device, "train_epoch")
         try:
-            if not _finite(x):
-                raise ValueError(f"train_epoch: the training inputs hold NaN or infinite values (shape {x.shape})")
+            for what, t in (("inputs", x), ("targets", y)):
+                if not _finite(t):
+                    raise ValueError(f"train_epoch: the training {what} hold NaN or infinite "
+                                     f"values (shape {t.shape}): bad data, not a divergence")
             out, value = train_step(model, optimizer, x, y, loss)
         except TrainingDiverged as err:
+            if err.loss is not None:
+                batch_losses.append(err.loss)
             return result(None, _diverged(str(err), epoch, i, optimizer))
         except (ValueError, TypeError, FloatingPointError) as err:
             err.add_note(f"train_epoch: while training on epoch {epoch}/{epochs}, batch "
@@ -172,8 +200,6 @@ def train_epoch(model, optimizer, data: Iterable, loss: Callable = F.cross_entro
         if scheduler is not None:
             scheduler.step()
         batch_losses.append(value)
-        if not math.isfinite(value):
-            return result(None, _diverged(f"the training loss became {value}", epoch, i, optimizer))
         n = len(y)
         total_loss += value * n
         seen += n
@@ -208,7 +234,7 @@ def _epoch_line(record: dict, epochs: int, eta: float | None, best: bool) -> str
 def fit(model, optimizer, train_data: Iterable, val_data: Iterable | None = None, epochs: int = 1,
         loss: Callable = F.cross_entropy, callbacks=(), scheduler=None,
         scheduler_interval: str = "epoch", progress: bool = True, device: str = "cpu",
-        file: TextIO | None = None) -> History:
+        file: TextIO | None = None, checkpoint=None, resume=None) -> History:
     """Train model for `epochs` passes over train_data (train_epoch) and return the History.
 
     train_data / val_data  iterables of (x, y) NumPy batches, e.g. minidl.data.DataLoader
@@ -220,10 +246,14 @@ def fit(model, optimizer, train_data: Iterable, val_data: Iterable | None = None
     progress               show a progress bar per epoch (epoch, ETA, running loss and accuracy)
                            and a summary line per epoch on `file` (stderr by default)
     device                 'cpu' or 'cuda': the model is moved there, and every batch
+    checkpoint             a path: after every epoch, everything needed to resume is saved
+                           there (minidl.train.resume), replacing the previous epoch's
+    resume                 a checkpoint (its path or loaded dict) to continue from: the epoch
+                           count, the schedule, the loader's shuffle order, the callbacks and
+                           the History go on where it stopped; `epochs` is the total count
     Each epoch's "lr" in the History is group 0's lr at the start of the epoch.
     """
-    if int(epochs) != epochs or epochs < 0:
-        raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    epochs = check_int(epochs, "fit: epochs", 0)
     if scheduler_interval not in SCHEDULER_INTERVALS:
         raise ValueError(f"fit: scheduler_interval must be one of {SCHEDULER_INTERVALS}, got "
                          f"{scheduler_interval!r}")
@@ -232,20 +262,22 @@ def fit(model, optimizer, train_data: Iterable, val_data: Iterable | None = None
     file = file if file is not None else sys.stderr
     model.to(device)
     history = History()
-    state = FitState(model, optimizer, history, int(epochs))
+    state = FitState(model, optimizer, history, epochs)
     callbacks = list(callbacks)
     for cb in callbacks:
         cb.on_train_begin(state)
-    best_val = math.inf
+    done, best_val = 0, math.inf
+    if resume is not None:
+        done, best_val = restore(load_checkpoint(resume), state, scheduler, train_data, callbacks)
     start = time.monotonic()
-    for epoch in range(1, int(epochs) + 1):
+    for epoch in range(done + 1, epochs + 1):
         t0 = time.monotonic()
         lr = float(optimizer.param_groups[0]["lr"])
         total = len(train_data) if hasattr(train_data, "__len__") else None
         bar = ProgressBar(total, f"epoch {epoch}/{epochs}", file=file, disable=not progress)
         try:
             result = train_epoch(model, optimizer, train_data, loss, device, per_step, bar,
-                                 epoch, int(epochs))
+                                 epoch, epochs)
         finally:
             bar.close()
         history.iteration_loss.extend(result["batch_losses"])
@@ -267,10 +299,12 @@ def fit(model, optimizer, train_data: Iterable, val_data: Iterable | None = None
         if progress:
             is_best = record["val_loss"] is not None and record["val_loss"] < best_val
             left = epochs - epoch
-            eta = (time.monotonic() - start) / epoch * left if left else None
+            eta = (time.monotonic() - start) / (epoch - done) * left if left else None
             print(_epoch_line(record, epochs, eta, is_best), file=file, flush=True)
         if record["val_loss"] is not None:
             best_val = min(best_val, record["val_loss"])
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, state, scheduler, train_data, callbacks, epoch, best_val)
         if state.stop_training:
             break
     for cb in callbacks:

@@ -88,7 +88,7 @@ def test_loader_errors_name_the_problem():
     images, labels = arrays(6)
     with pytest.raises(ValueError, match=r"DataLoader: images \(shape \(6, 1, 2, 2\)\) and labels \(shape \(5,\)\)"):
         DataLoader(images, labels[:5], 2)
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
         DataLoader(images, labels, 0)
     with pytest.raises(ValueError, match=r"labels must be integer class labels or float targets, \(N, \.\.\.\), "
                                          r"got shape \(6,\) dtype bool"):
