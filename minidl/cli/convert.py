@@ -1,7 +1,11 @@
 """``python -m minidl convert CHECKPOINT OUT.npz [--arch NAME]``: PyTorch checkpoint -> .npz.
 
-Prints the conversion report. Exit status: 0 converted, 1 the weights do not fit the
-architecture (nothing written), 2 the checkpoint could not be read or the arch not told.
+The file is read first (a missing, empty or damaged one is reported as such), then its
+architecture is taken from --arch, its SHA-256 (a published checkpoint) or its name; a file
+named like a published checkpoint whose SHA-256 differs is warned about. Weights holding NaN
+or infinity are refused unless --allow-nonfinite. Prints the conversion report. Exit status:
+0 converted, 1 the weights do not fit the architecture (nothing written), 2 the checkpoint
+could not be read or the arch not told.
 """
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ import argparse
 import sys
 
 from ..models.zoo import ARCHITECTURES, build_model
-from ..pretrained import CheckpointError, convert_checkpoint, guess_arch
+from ..pretrained import (CheckpointError, convert_checkpoint, guess_arch, known_name_mismatch,
+                          load_torch_state_dict)
+from .numbers import positive_int
 
 
 def _rename(text: str) -> tuple[str, str]:
@@ -24,13 +30,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", help="the .npz file to write")
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES),
                         help="target architecture (default: from a known checkpoint's hash or the file name)")
-    parser.add_argument("--num-classes", type=int, default=None,
+    parser.add_argument("--num-classes", type=positive_int, default=None,
                         help="classes of the model's head (default: the architecture's own)")
     parser.add_argument("--rename", type=_rename, action="append", default=[], metavar="OLD=NEW",
                         help="rename checkpoint keys starting with OLD to start with NEW (repeatable)")
+    parser.add_argument("--allow-nonfinite", action="store_true",
+                        help="write weights holding NaN or infinity instead of refusing them")
 
 
 def run(args) -> int:
+    try:
+        state = load_torch_state_dict(args.checkpoint)
+    except (CheckpointError, OSError) as exc:
+        print(f"convert: cannot read {args.checkpoint}: {exc}", file=sys.stderr)
+        return 2
+    warning = known_name_mismatch(args.checkpoint)
+    if warning:
+        print(f"convert: warning: {warning}", file=sys.stderr)
     arch = args.arch or guess_arch(args.checkpoint, ARCHITECTURES)
     if arch is None:
         print(f"convert: cannot tell the architecture of {args.checkpoint} from its hash or name; "
@@ -38,7 +54,8 @@ def run(args) -> int:
         return 2
     try:
         report = convert_checkpoint(args.checkpoint, args.output, build_model(arch, args.num_classes),
-                                    renames=dict(args.rename), name=arch)
+                                    renames=dict(args.rename), name=arch,
+                                    allow_nonfinite=args.allow_nonfinite, state_dict=state)
     except (CheckpointError, OSError, ValueError) as exc:
         print(f"convert: {exc}", file=sys.stderr)
         return 2

@@ -43,11 +43,14 @@ class ConversionReport:
     duplicated: list[str] = field(default_factory=list)    # keys two checkpoint entries map to
     renamed: list[tuple[str, str]] = field(default_factory=list)  # checkpoint key -> model key
     dropped: list[str] = field(default_factory=list)       # counters minidl does not keep
+    nonfinite: list[str] = field(default_factory=list)     # model keys given NaN or inf values
+    allow_nonfinite: bool = False                          # whether those still count as fitting
     saved_to: Path | None = None
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.unexpected or self.mismatched or self.duplicated)
+        return not (self.missing or self.unexpected or self.mismatched or self.duplicated
+                    or (self.nonfinite and not self.allow_nonfinite))
 
     def __str__(self) -> str:
         total = len(self.converted) + len(self.missing) + len(self.mismatched)
@@ -65,6 +68,11 @@ class ConversionReport:
             if keys:
                 lines.append(f"  {title}: {len(keys)}")
                 lines += _listing(keys)
+        if self.nonfinite:
+            allowed = " (allowed)" if self.allow_nonfinite else \
+                " -- a damaged file? (allow_nonfinite=True / --allow-nonfinite to keep them)"
+            lines.append(f"  holding NaN or infinite values: {len(self.nonfinite)}{allowed}")
+            lines += _listing(self.nonfinite)
         if self.mismatched:
             lines.append(f"  shape mismatch: {len(self.mismatched)}")
             lines += _listing([f"{k}: model {model}, checkpoint {ckpt}" for k, model, ckpt in self.mismatched])
@@ -99,15 +107,17 @@ def _rename(key: str, renames: dict[str, str]) -> str:
     return key
 
 
-def convert_state_dict(torch_state: dict, model, renames: dict[str, str] | None = None):
+def convert_state_dict(torch_state: dict, model, renames: dict[str, str] | None = None,
+                       allow_nonfinite: bool = False):
     """Map a checkpoint's name -> array dict onto ``model``'s state dict.
 
     Returns ``(state, report)``: ``state`` holds, in the model's order, every entry that fits
-    (cast to the model's dtype); ``report`` is a :class:`ConversionReport`. Nothing is loaded.
+    (cast to the model's dtype); ``report`` is a :class:`ConversionReport`, not ``ok`` when an
+    entry holds NaN or infinity unless ``allow_nonfinite``. Nothing is loaded.
     """
     renames = dict(renames or {})
     own = model.state_dict()
-    report = ConversionReport(model=type(model).__name__)
+    report = ConversionReport(model=type(model).__name__, allow_nonfinite=allow_nonfinite)
     found: dict[str, np.ndarray] = {}
     for key, value in torch_state.items():
         new = _rename(key, renames)
@@ -131,20 +141,27 @@ def convert_state_dict(torch_state: dict, model, renames: dict[str, str] | None 
         else:
             state[key] = found[key].astype(target.dtype, copy=False)
             report.converted.append(key)
+            if state[key].dtype.kind in "fc" and not np.isfinite(state[key]).all():
+                report.nonfinite.append(key)
     return state, report
 
 
 def convert_checkpoint(path: str | os.PathLike, out_npz: str | os.PathLike, model,
-                       renames: dict[str, str] | None = None, name: str | None = None
+                       renames: dict[str, str] | None = None, name: str | None = None,
+                       allow_nonfinite: bool = False, state_dict: dict | None = None
                        ) -> ConversionReport:
     """Convert the torch.save checkpoint at ``path`` into ``model`` (a freshly built minidl
     module, e.g. ``minidl.models.build_model(arch)``) and write minidl's .npz to ``out_npz`` --
-    only when everything fits. ``name`` labels the model in the report (default: its class).
+    only when everything fits (NaN or infinite values do not, unless ``allow_nonfinite``).
+    ``name`` labels the model in the report (default: its class); ``state_dict`` is the
+    checkpoint's, when the caller has already read it with load_torch_state_dict.
 
     Returns the report (``saved_to`` is set once the file is written). Raises CheckpointError
     for an unreadable checkpoint.
     """
-    state, report = convert_state_dict(load_torch_state_dict(path), model, renames)
+    if state_dict is None:
+        state_dict = load_torch_state_dict(path)
+    state, report = convert_state_dict(state_dict, model, renames, allow_nonfinite)
     if name is not None:
         report.model = name
     if report.ok:

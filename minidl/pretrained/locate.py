@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import download as _download
 from .registry import PRETRAINED, entry
 
-__all__ = ["SHARED_DIR", "guess_arch", "pretrained_path", "search_dirs"]
+__all__ = ["SHARED_DIR", "guess_arch", "known_name_mismatch", "pretrained_path", "search_dirs"]
 
 SHARED_DIR = Path(__file__).resolve().parents[3] / "shared" / "pretrained"
 
@@ -71,3 +71,16 @@ def guess_arch(path: str | os.PathLike, archs: Iterable[str]) -> str | None:
     # the character after the name must not continue it: 'vgg16_bn...' is not 'vgg16'
     matches = [a for a in archs if re.match(re.escape(a) + r"(?![a-z0-9_])", path.name.lower())]
     return matches[0] if matches else None
+
+
+def known_name_mismatch(path: str | os.PathLike) -> str | None:
+    """A warning when ``path`` is named like a published checkpoint but has another SHA-256
+    (a damaged or different copy: ``pretrained=True`` would refuse it), else None."""
+    path = Path(path)
+    for name, published in PRETRAINED.items():
+        if path.name == published.file and path.is_file():
+            actual = _download.sha256_of(path)
+            if actual != published.sha256:
+                return (f"{path} is named like the published {name} checkpoint but its SHA-256 "
+                        f"is {actual}, not {published.sha256}: a damaged or different file")
+    return None

@@ -161,7 +161,35 @@ def test_cli_exit_status(tmp_path, capsys):
     junk.write_bytes(b"definitely not a checkpoint")
     assert main(["convert", str(junk), str(tmp_path / "d.npz"), "--arch", "resnet20"]) == 2
     assert "not a PyTorch checkpoint" in capsys.readouterr().err
-    assert main(["convert", str(junk), str(tmp_path / "d.npz")]) == 2
-    assert "pass --arch" in capsys.readouterr().err
+    assert main(["convert", str(junk), str(tmp_path / "d.npz")]) == 2   # read before guessing
+    assert "cannot read" in capsys.readouterr().err
+    for absent in (tmp_path / "absent.th", tmp_path / "empty.th"):
+        if absent.name == "empty.th":
+            absent.write_bytes(b"")
+        assert main(["convert", str(absent), str(tmp_path / "d.npz")]) == 2
+        err = capsys.readouterr().err
+        assert "cannot read" in err and "architecture" not in err
+    unknown = tmp_path / "weights.th"
+    unknown.write_bytes(good.read_bytes())
+    assert main(["convert", str(unknown), str(tmp_path / "d.npz")]) == 0   # known by its hash
+    capsys.readouterr()
     with pytest.raises(SystemExit):
         main(["convert", str(good), str(tmp_path / "e.npz"), "--rename", "nonsense"])
+
+
+def test_a_damaged_copy_of_a_known_checkpoint_is_warned_about_and_its_nan_refused(tmp_path, capsys):
+    """convert wrote NaN weights from a damaged copy and said OK; pretrained=True refused the
+    same file by its hash."""
+    good = _real("resnet20-12fca82f.th")
+    data = bytearray(good.read_bytes())
+    assert data[:2] == b"\x80\x02"                      # legacy: storages end the file, no CRC
+    data[-4:] = np.array([np.nan], "<f4").tobytes()      # the last element of the last storage
+    damaged = tmp_path / good.name
+    damaged.write_bytes(bytes(data))
+    assert main(["convert", str(damaged), str(tmp_path / "x.npz"), "--arch", "resnet20"]) == 1
+    captured = capsys.readouterr()
+    assert "warning" in captured.err and "SHA-256" in captured.err
+    assert "holding NaN or infinite values: 1" in captured.out and not (tmp_path / "x.npz").exists()
+    assert main(["convert", str(damaged), str(tmp_path / "x.npz"), "--arch", "resnet20",
+                 "--allow-nonfinite"]) == 0
+    assert "(allowed)" in capsys.readouterr().out and (tmp_path / "x.npz").is_file()
