@@ -13,6 +13,7 @@ from pathlib import Path
 import minidl
 from minidl import data as D
 from minidl import plot
+from minidl.cli.numbers import positive_int
 from minidl.cli.train import DATASETS, MODELS, model_for, prepare_data
 from minidl.train import evaluate
 
@@ -21,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=list(MODELS), required=True)
     parser.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     parser.add_argument("--weights", type=Path, required=True, help=".npz written by train")
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--limit", type=int, default=None,
+    parser.add_argument("--batch-size", type=positive_int, default=512)
+    parser.add_argument("--limit", type=positive_int, default=None,
                         help="score at most N test images (the same ones train --limit N uses)")
     parser.add_argument("--seed", type=int, default=0, help="the seed train used with --limit")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")

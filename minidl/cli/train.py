@@ -5,7 +5,11 @@
 writes into --out: history.json (per-epoch numbers, per-batch losses, test results, settings),
 learning_curves.png, confusion_matrix.png (test set), filters.png (first layer's weights),
 samples.png (test images with their predicted classes) and best.npz (the weights with the
-lowest validation loss, which are also the ones scored on the test set).
+lowest validation loss, which are also the ones scored on the test set) -- all at the end, so
+a run that fails or is interrupted leaves an earlier run's files as they were. During training
+checkpoint.npz holds everything needed to continue after the last finished epoch:
+
+    python -m minidl train lab6 --dataset fashion-mnist --epochs 10 --out runs/lab6 --resume
 
 MODEL is any architecture of minidl.models.zoo.ARCHITECTURES built for small images: lab6,
 digits-cnn, mlp and the CIFAR ResNets (resnet20 ... resnet110).
@@ -29,8 +33,10 @@ import numpy as np
 import minidl
 from minidl import data as D
 from minidl import nn, optim, plot
+from minidl.cli.numbers import (fraction, nonnegative_float, nonnegative_int, positive_float,
+                                positive_int)
 from minidl.models.zoo import ARCHITECTURES, build_model
-from minidl.train import BestWeights, EarlyStopping, ModelCheckpoint, evaluate, fit
+from minidl.train import BestWeights, EarlyStopping, evaluate, fit
 
 # The architectures this command trains: those for images up to 32x32 (the ImageNet ones take
 # 224x224, 49x the pixels of a 32x32 image: too slow to train here, and the full training
@@ -40,6 +46,7 @@ MODELS = [name for name, arch in ARCHITECTURES.items()
           if arch.image_size is None or arch.image_size <= MAX_IMAGE_SIZE]
 DATASETS = ("fashion-mnist", "mnist", "digits")
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
+CHECKPOINT = "checkpoint.npz"      # in the run folder: what --resume continues from
 
 
 def load_dataset(name: str, split: str) -> D.Dataset:
@@ -138,25 +145,28 @@ def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", choices=list(MODELS), help="which model to train")
     parser.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--epochs", type=nonnegative_int, default=5)
+    parser.add_argument("--batch-size", type=positive_int, default=128)
     parser.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--lr", type=positive_float, default=None,
                         help=f"learning rate (default: sgd {DEFAULT_LR['sgd']}, adam {DEFAULT_LR['adam']})")
-    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--momentum", type=nonnegative_float, default=0.9, help="SGD momentum")
+    parser.add_argument("--weight-decay", type=nonnegative_float, default=0.0)
     parser.add_argument("--schedule", choices=("none", "cosine"), default="none",
                         help="learning-rate schedule, stepped per epoch")
-    parser.add_argument("--patience", type=int, default=None,
+    parser.add_argument("--patience", type=positive_int, default=None,
                         help="stop early when the validation loss has not improved for this many epochs")
-    parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--limit", type=int, default=None,
+    parser.add_argument("--val-fraction", type=fraction, default=0.1)
+    parser.add_argument("--limit", type=positive_int, default=None,
                         help="use at most N training and N test images (a quick run)")
     parser.add_argument("--augment", action="store_true", help="random shifts (and flips for clothes)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default runs/MODEL)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from --out's checkpoint.npz (same settings; --epochs is "
+                             "the total)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -189,16 +199,22 @@ def run(args: argparse.Namespace) -> int:
                                args.weight_decay)
     scheduler = (optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
                  if args.schedule == "cosine" else None)
-    (out / "best.npz").unlink(missing_ok=True)     # never leave an older run's weights behind
-    callbacks = [ModelCheckpoint(out / "best.npz"), BestWeights()]
+    checkpoint = out / CHECKPOINT
+    if args.resume and not checkpoint.is_file():
+        print(f"train: --resume: no {checkpoint} to continue from", file=sys.stderr)
+        return 2
+    callbacks = [BestWeights()]
     if args.patience:
         callbacks.append(EarlyStopping(args.patience, restore_best=False))
     try:
         history = fit(model, optimizer, train_loader, val_loader, args.epochs,
                       callbacks=callbacks, scheduler=scheduler, progress=not args.quiet,
-                      device=args.device)
+                      device=args.device, checkpoint=checkpoint,
+                      resume=checkpoint if args.resume else None)
     except KeyboardInterrupt:
-        print("interrupted; best weights so far (if any) are in", out / "best.npz", file=sys.stderr)
+        print(f"train: interrupted; {out}'s earlier files are untouched; continue with --resume"
+              f"{' (after one finished epoch)' if not checkpoint.is_file() else ''}",
+              file=sys.stderr)
         return 130
 
     if history.restored_epoch is None:
@@ -221,8 +237,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_run(out: Path, model: nn.Module, history, test: dict, data: D.Prepared) -> None:
-    """history.json and the four plots (best.npz is written by ModelCheckpoint during fit)."""
+    """best.npz (the model's weights: the best epoch's, restored by BestWeights),
+    history.json and the four plots, each replacing an earlier run's."""
     out.mkdir(parents=True, exist_ok=True)
+    minidl.save(model.state_dict(), out / "best.npz")
     history.save(out / "history.json")
     plot.learning_curves(history, out / "learning_curves.png")
     plot.confusion_matrix(test["confusion_matrix"], data.classes, out / "confusion_matrix.png")
