@@ -40,9 +40,10 @@ class Student:
     def __init__(self, path: Path, exercise: str):
         self.path, self.exercise = Path(path), exercise
         self.module, self.load_error = None, None
+        self.load_hint = "the file must load with plain `python FILE`"
         if not self.path.is_file():
-            self.load_error = (f"no file {self.path}: run `python -m minidl exercise start {exercise}"
-                               f" --dir {self.path.parent}` first")
+            self.load_error = f"no file {self.path}"
+            self.load_hint = f"run `python -m minidl exercise start {exercise} --dir {self.path.parent}` first"
             return
         spec = importlib.util.spec_from_file_location(f"student_{exercise}", self.path)
         module = importlib.util.module_from_spec(spec)
@@ -56,7 +57,7 @@ class Student:
     def function(self, name: str) -> Callable:
         """The student's ``name`` (a function or class), or a NotWritten verdict."""
         if self.load_error:
-            raise NotWritten(self.load_error, "the file must load with plain `python FILE`")
+            raise NotWritten(self.load_error, self.load_hint)
         found = getattr(self.module, name, None)
         if found is None:
             raise NotWritten(f"{self.path.name} defines no {name}", "keep the stub's names and signatures")

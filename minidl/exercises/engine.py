@@ -11,17 +11,29 @@ import contextlib
 from .. import kernels
 from ..gradcheck import gradcheck
 from .compare import gradcheck_verdict
+from .core import CheckFailed
 
 TOL = dict(atol=1e-6, rtol=1e-4)
 
 
 @contextlib.contextmanager
 def in_engine(overrides=()):
+    """The block runs with the overrides; an error minidl's own code raises there (on what the
+    student's function returned) becomes a CheckFailed saying so."""
     with contextlib.ExitStack() as stack:
         stack.enter_context(kernels.use_reference())
         for op, fn in overrides:
             stack.enter_context(op.override(fn))
-        yield
+        try:
+            yield
+        except CheckFailed:
+            raise
+        except Exception as err:
+            names = ", ".join(op.name for op, _ in overrides) or "your function"
+            raise CheckFailed(f"minidl's own code, running on what your {names} returned, raised "
+                              f"{type(err).__name__}: {err}",
+                              "the shapes, dtypes and index conventions the docstring names: the "
+                              "rest of the engine relies on them") from None
 
 
 def engine_gradcheck(overrides, fn, inputs, names, hint: str) -> None:

@@ -60,14 +60,14 @@ def im2col_values(student, examples):
     assert_close("cols (float32 input)", got, im2col.reference(x32, *geometry(case)), dtype=np.float32)
 
 
-def conv_gradcheck(overrides, student_op: str, grads=("x", "w", "b")):
+def conv_gradcheck(overrides, student_op: str, grads=("x", "w", "b"), hint=LAYOUT_HINT):
     def test(case):
         x, w, b = inputs(case)
         tensors = {"x": Tensor(x, requires_grad="x" in grads), "w": Tensor(w, requires_grad="w" in grads),
                    "b": Tensor(b, requires_grad="b" in grads)}
         args = (case["stride"], case["padding"], case["dilation"], case.get("groups", 1))
         engine_gradcheck(overrides, lambda x, w, b: F.conv2d(x, w, b, *args), list(tensors.values()),
-                         list(tensors), f"F.conv2d runs your {student_op}; {LAYOUT_HINT}")
+                         list(tensors), f"F.conv2d runs your {student_op}; {hint}")
     return test
 
 
@@ -87,13 +87,16 @@ IM2COL = Exercise("im2col", "im2col: every window of a batch as one column", "05
 
 
 # ----- conv2d_forward -----------------------------------------------------------------------
+FORWARD_HINT = ("y = W.reshape(F, C kh kw) @ cols + b: (F, N OH OW), transposed to (N, F, OH, OW); with "
+                "groups, group k's F/g filters see only its C/g channels")
+
+
 def conv_values(student, examples):
     def test(case):
         x, w, b = inputs(case)
         args = (case["stride"], case["padding"], case["dilation"], case["groups"])
         assert_close("y", student.call("conv2d_forward", x, w, b, *args), conv2d_forward.reference(x, w, b, *args),
-                     dtype=x.dtype, hint=f"y = W.reshape(F, C kh kw) @ cols + b, reshaped to (N, F, OH, OW); "
-                                         f"groups={case['groups']}: group k's filters see only its C/g channels")
+                     dtype=x.dtype, hint=f"{FORWARD_HINT} (here groups={case['groups']})")
         assert_close("y without bias", student.call("conv2d_forward", x, w, None, *args),
                      conv2d_forward.reference(x, w, None, *args), dtype=x.dtype, hint="b=None: no bias")
     for_all(conv_cases(groups=True), test, examples)
@@ -101,7 +104,7 @@ def conv_values(student, examples):
 
 def conv_forward_gradcheck(student, examples):
     for_all(conv_cases(groups=True), conv_gradcheck([(conv2d_forward, student.wrap("conv2d_forward"))],
-                                                    "conv2d_forward"), examples)
+                                                    "conv2d_forward", hint=FORWARD_HINT), examples)
 
 
 def conv_lab(student, examples):
@@ -142,7 +145,7 @@ def conv_backward_values(student, examples):
 
 def conv_backward_gradcheck(student, examples):
     for_all(conv_cases(groups=True), conv_gradcheck([(conv2d_backward, student.wrap("conv2d_backward"))],
-                                                    "conv2d_backward"), examples)
+                                                    "conv2d_backward", hint=BACKWARD_HINT), examples)
 
 
 def conv_backward_lab(student, examples):

@@ -160,7 +160,7 @@ def drop_forward(student, examples):
         bad = ~(np.isclose(scale, 0, atol=0) | np.isclose(scale, 1 / (1 - p), rtol=1e-12))
         if bad.any():
             k = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise CheckFailed(f"mask{list(k)} is {scale[k]!r}: every mask value must be 0 (dropped) or "
+            raise CheckFailed(f"mask{list(k)} is {float(scale[k]):.6g}: every mask value must be 0 (dropped) or "
                               f"1/(1-p) = {1 / (1 - p):.6g} (kept)", DROP_HINT)
         again, _ = student_dropout(student, x, p, case["seed"])
         assert_close("y (the same seed again)", again, y, hint="draw the mask from the rng you are given, "

@@ -7,13 +7,12 @@ forced), and fails unless it learns: the test accuracy must reach ``MIN_ACCURACY
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 
 import numpy as np
 
-from .. import kernels, manual_seed, optim
+from .. import manual_seed, optim
 from ..data import DataLoader
 from ..data.datasets import digits
 from ..data.prepare import prepare
@@ -21,6 +20,7 @@ from ..models.lab6 import digits_cnn
 from ..optim.optimizer import Optimizer
 from ..train.loop import evaluate, train_epoch
 from .core import CheckFailed
+from .engine import in_engine
 
 TRAIN_IMAGES, MIN_ACCURACY = 640, 0.7
 
@@ -39,10 +39,7 @@ def train_digits(model_fn=digits_cnn, make_optimizer=None, overrides=()) -> tupl
     manual_seed(0)
     model = model_fn()
     opt = (make_optimizer or (lambda p: optim.Adam(p, lr=0.01)))(list(model.parameters()))
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(kernels.use_reference())
-        for op, fn in overrides:
-            stack.enter_context(op.override(fn))
+    with in_engine(overrides):
         record = train_epoch(model, opt, DataLoader(x[:TRAIN_IMAGES], y[:TRAIN_IMAGES], 32, shuffle=True, seed=0))
         accuracy = evaluate(model, DataLoader(xt, yt, 128))["accuracy"] if record["stop_reason"] is None else 0.0
     return accuracy, record["batch_losses"]
@@ -65,7 +62,8 @@ def cnn_learns(overrides, what: str, model_fn=digits_cnn, make_optimizer=None) -
     raise CheckFailed(f"the lab's digits CNN trained one epoch on {TRAIN_IMAGES} images with your {what} "
                       f"reaches test accuracy {accuracy:.1%} (it needs {MIN_ACCURACY:.0%}; minidl's own "
                       f"{minidl_accuracy(model_fn):.1%}; chance 10%); training loss {first:.3g} -> {last:.3g}",
-                      "the values passed but training fails: the float32 dtype, or an input changed in place")
+                      "here your function runs inside the whole engine on float32 batches: if the other "
+                      "checks pass, look at the dtype you return and at inputs changed in place")
 
 
 class StepOptimizer(Optimizer):
