@@ -26,6 +26,7 @@ from ..geometry import out_array, output_size, pair, window_slice
 from ..kernels import cpu, cuda
 from ..kernels.blocked_conv import matmul_groups
 from ..tensor import Function, ShapeError
+from .basic import pad
 
 
 @kernels.dispatch(cpu=cpu.im2col, cuda=cuda.im2col)
@@ -129,8 +130,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation, PyTorch's argument order.
 
     x (N, C, H, W), weight (F, C/groups, kh, kw), bias (F,) or None -> (N, F, OH, OW), with
-    OH = (H + 2 padding - dilation (kh - 1) - 1) // stride + 1.
+    OH = (H + 2 padding - dilation (kh - 1) - 1) // stride + 1. padding may also be 'valid' (0)
+    or 'same' (stride 1: OH = H; an odd total dilation (kh - 1) puts the extra row at the bottom
+    and the extra column on the right, as PyTorch does).
     """
+    if isinstance(padding, str):
+        x, padding = string_padding(x, weight, padding, stride, dilation)
     stride, padding, dilation = conv_geometry(stride, padding, dilation)
     if x.ndim != 4:
         raise ShapeError("conv2d", "input (N, C, H, W)", tuple(x.shape))
@@ -149,6 +154,24 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                          f"({dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}) after padding",
                          f"{x.shape[2]}x{x.shape[3]} with padding {padding}")
     return Conv2d.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def string_padding(x, weight, padding, stride, dilation):
+    """(x, padding) for padding='valid' or 'same'; 'same' with an odd total pads x's bottom and
+    right edge by one extra zero row or column (a differentiable pad) and the rest evenly."""
+    if padding == "valid":
+        return x, 0
+    if padding != "same":
+        raise ValueError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    if pair(stride, "stride", "conv2d", 1) != (1, 1):
+        raise ValueError(f"conv2d: padding='same' needs stride 1 (as in PyTorch), got stride={stride!r}")
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ShapeError("conv2d", "input (N, C, H, W) and weight (F, C/groups, kh, kw)",
+                         (tuple(x.shape), tuple(weight.shape)))
+    total = [d * (k - 1) for d, k in zip(pair(dilation, "dilation", "conv2d", 1), weight.shape[2:])]
+    if total[0] % 2 or total[1] % 2:
+        x = pad(x, ((0, 0), (0, 0), (0, total[0] % 2), (0, total[1] % 2)))
+    return x, (total[0] // 2, total[1] // 2)
 
 
 def conv_output_shape(x_shape, weight_shape, stride=1, padding=0, dilation=1):

@@ -29,7 +29,11 @@ class Conv2d(Module):
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride, self.dilation = pair(stride, "stride", "Conv2d", 1), pair(dilation, "dilation", "Conv2d", 1)
-        self.padding = pair(padding, "padding", "Conv2d", 0)
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise ValueError(f"Conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+        if isinstance(padding, str) and padding == "same" and self.stride != (1, 1):
+            raise ValueError(f"Conv2d: padding='same' needs stride 1 (as in PyTorch), got stride={stride!r}")
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", "Conv2d", 0)
         shape = (out_channels, in_channels // groups, *self.kernel_size)
         bound = 1 / math.sqrt(int(np.prod(shape[1:])))
         self.weight = init.uniform_(Parameter(np.empty(shape, np.float32)), -bound, bound)
@@ -45,7 +49,7 @@ class Conv2d(Module):
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0, 0):
-            s += f", padding={self.padding}"
+            s += f", padding={self.padding!r}"
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         if self.groups != 1:
