@@ -21,7 +21,7 @@ LAYERS = [
     ("pretrained", ["minidl.pretrained"]),
     ("models", ["minidl.models"]),
     ("transfer", ["minidl.transfer"]),
-    ("cli", ["minidl.cli", "minidl.__main__", "minidl"]),   # minidl/__init__.py: the facade
+    ("cli", ["minidl.cli", "minidl.exercises", "minidl.__main__", "minidl"]),   # minidl/__init__.py: the facade
     ("scripts", ["lessons", "benchmarks"]),
 ]
 __doc__ += "\n" + "\n".join(f"    {i}. {name}: {', '.join(p)}" for i, (name, p) in enumerate(LAYERS))
