@@ -1,0 +1,49 @@
+"""``python -m minidl audit [--fast | --only ID ...] [--report FILE]``: the mutation audit.
+
+Corrupts each hand-written backward pass in turn (sign flipped, a term or factor dropped, an
+operand transposed, the gradients swapped, stride or padding changed in the backward only) and
+runs minidl's gradient tests against each mutant in a fresh process (minidl.exercises.audit).
+Needs a source checkout (the tests). Exit status: 0 every mutant caught, 1 some survived or
+could not be run, 2 an unknown mutant.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..exercises import audit, mutants
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--fast", action="store_true", help=f"only the {len(audit.FAST)} mutants CI runs")
+    which.add_argument("--only", nargs="+", metavar="ID", help="only these mutants")
+    which.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--report", type=Path, help="write the Markdown report here")
+    parser.add_argument("--tests", nargs="+", default=list(audit.TESTS), help="the test paths to run")
+
+
+def run(args: argparse.Namespace) -> int:
+    every = mutants.mutants()
+    if args.list:
+        for m in every:
+            print(f"{m.id:50s} {m.description}")
+        return 0
+    chosen = every
+    if args.fast or args.only:
+        try:
+            chosen = [mutants.by_id(i) for i in (audit.FAST if args.fast else args.only)]
+        except KeyError as err:
+            print(f"audit: {err.args[0]}", file=sys.stderr)
+            return 2
+    if not (audit.ROOT / "tests").is_dir():
+        print(f"audit: no tests/ beside {audit.ROOT / 'minidl'}: run it from a source checkout", file=sys.stderr)
+        return 2
+    verdicts = audit.audit(chosen, args.tests, progress=lambda line: print(line, flush=True))
+    caught = sum(v.outcome == "caught" for v in verdicts)
+    print(f"caught {caught} of {len(verdicts)} mutants")
+    if args.report:
+        args.report.write_text(audit.markdown(verdicts, args.tests))
+        print(f"report: {args.report}")
+    return 0 if caught == len(verdicts) else 1
