@@ -76,3 +76,17 @@ def test_the_command_line_exit_status_is_what_ci_sees(tmp_path):
     assert run("tanh_backward").returncode == 0
     missing = run("sigmoid_backward")
     assert missing.returncode == 1 and "no file" in missing.stdout and "exercise start sigmoid_backward" in missing.stdout
+
+
+def test_the_other_commands_do_not_need_hypothesis():
+    """The grader draws cases with hypothesis (an extra); building the command line never imports
+    it, and the exercise command says what to install when it is missing."""
+    script = ("import sys, importlib.util\n"
+              "from minidl.__main__ import main\n"
+              "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+              "print('HYPOTHESIS' if 'hypothesis' in sys.modules else 'CLEAN')\n"
+              "importlib.util.find_spec = lambda name, *a: None\n"
+              "print('RC', main(['exercise', 'list']))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert "CLEAN" in out.stdout and "RC 2" in out.stdout, out.stdout + out.stderr
+    assert "pip install -e '.[exercises]'" in out.stderr
