@@ -19,7 +19,7 @@ from pathlib import Path
 from .mutants import Mutant
 
 ROOT = Path(__file__).resolve().parents[2]
-TESTS = ("tests/functional", "tests/nn/test_layers_grad.py")
+TESTS = ("tests/functional", "tests/nn/test_layers_grad.py", "tests/exercises/test_every_backward.py")
 # the fast subset CI runs: one mutant of each kind, on the ops the exercises cover
 FAST = ("activation.Sigmoid.backward:drop-factor:1", "op:col2im:drop-term:2", "conv.Conv2d.backward:stride:0",
         "op:conv2d_backward:transpose:0", "op:max_pool2d_backward:sign:0", "op:batch_norm_backward:drop-term:1",
@@ -42,7 +42,7 @@ def run_mutant(mutant: Mutant, tests=TESTS, root: Path = ROOT, timeout: float = 
                           "-p", "minidl.exercises.mutant_plugin", *tests],
                          cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - start
-    failed = re.search(r"^(?:FAILED|ERROR) (\S+)", out.stdout, re.MULTILINE)
+    failed = re.search(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", out.stdout, re.MULTILINE)
     outcome = {0: "survived", 1: "caught"}.get(out.returncode, "error")
     return Verdict(mutant, outcome, failed.group(1) if failed else "", seconds)
 

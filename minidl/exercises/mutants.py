@@ -8,7 +8,8 @@ batch_norm_backward, relu_backward). Each mutant corrupts one target in one way:
     drop-term   one ``a + b`` / ``a - b`` becomes ``a``, or one ``+=`` becomes ``=``
     drop-factor one ``a * b`` / ``a / b`` becomes ``a``
     transpose   one ``.T`` / ``.swapaxes()`` / ``.transpose()`` left out, or one ``a @ b`` becomes ``b @ a``
-    swap-grads  the first two returned gradients exchanged (each input gets the other's)
+    swap-grads  the first two returned gradients exchanged (each input gets the other's), where
+                they are written differently (Add's ``g, g`` would be an equivalent mutant)
     stride, padding   the backward pass alone sees the stride (padding) with height and width
                 exchanged, or the padding off by one, while the forward pass used the right one
 
@@ -105,7 +106,8 @@ def mutants() -> list[Mutant]:
             for i, site in enumerate(_sites(tree, kind)):
                 before, after = ast.unparse(site), _changed(site)
                 out.append(Mutant(f"{name}:{kind}:{i}", name, kind, f"`{before}` -> `{after}`"))
-        if not hasattr(owner, "reference") and len(_returned(tree)) >= 2:
+        returned = [ast.unparse(e) for e in _returned(tree)]
+        if not hasattr(owner, "reference") and len(returned) >= 2 and returned[0] != returned[1]:
             out.append(Mutant(f"{name}:swap-grads:0", name, "swap-grads", "the first two gradients exchanged"))
         out += _geometry_mutants(name)
     return out
@@ -123,17 +125,18 @@ def _returned(tree) -> list:
 
 
 def _geometry_mutants(name):
-    if name == "conv.Conv2d.backward":
-        layout = "(stride, padding, dilation, groups)"
-    elif name == "pool.AvgPool2d.backward":
-        layout = "(kh, kw, stride, padding, dilation)"
-    else:
+    """Conv2d keeps (stride, padding, dilation, groups), the pools (kh, kw, stride, padding,
+    dilation); the dilated max-pool's padding is always (0, 0), so exchanging it changes nothing."""
+    layouts = {"conv.Conv2d.backward": "(stride, padding, dilation, groups)",
+               "pool.AvgPool2d.backward": "(kh, kw, stride, padding, dilation)",
+               "pool.DilatedMaxPool2d.backward": "(kh, kw, stride, padding, dilation)"}
+    if name not in layouts:
         return []
-    return [Mutant(f"{name}:stride:0", name, "stride", f"self.geometry {layout}: stride's height and width exchanged "
-                   "in backward only"),
-            Mutant(f"{name}:padding:0", name, "padding", f"self.geometry {layout}: padding's height and width "
-                   "exchanged in backward only"),
-            Mutant(f"{name}:padding:1", name, "padding", f"self.geometry {layout}: padding + 1 in backward only")]
+    where = f"self.geometry {layouts[name]}"
+    found = [Mutant(f"{name}:stride:0", name, "stride", f"{where}: stride's height and width exchanged in backward only"),
+             Mutant(f"{name}:padding:0", name, "padding", f"{where}: padding's height and width exchanged in backward only"),
+             Mutant(f"{name}:padding:1", name, "padding", f"{where}: padding + 1 in backward only")]
+    return [m for m in found if not (name == "pool.DilatedMaxPool2d.backward" and m.id.endswith("padding:0"))]
 
 
 def _geometry_index(name, kind):
