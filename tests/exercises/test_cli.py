@@ -90,3 +90,9 @@ def test_the_other_commands_do_not_need_hypothesis():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert "CLEAN" in out.stdout and "RC 2" in out.stdout, out.stdout + out.stderr
     assert "pip install -e '.[exercises]'" in out.stderr
+
+
+def test_the_exercises_readme_shows_the_current_points_table():
+    from minidl.exercises import points_table
+    assert points_table(EXERCISES.values()) in (STUBS / "README.md").read_text(), \
+        "regenerate the table: python -m minidl exercise list --markdown"
