@@ -30,8 +30,6 @@ def _pattern(got: np.ndarray, expected: np.ndarray) -> str:
     ratio = flat_g[k] / flat_e[k]
     if np.count_nonzero(flat_e) >= 3 and ratio != 0 and close(got, ratio * expected):
         return f"your result is the expected one times {ratio:.6g}: a constant factor is off (a mean's 1/N?)"
-    if got.ndim == 2 and got.shape == expected.shape[::-1] and close(got.T, expected):
-        return "your result is the TRANSPOSE of the expected one"
     if got.ndim >= 2 and got.shape[-2] == got.shape[-1] and close(got, np.swapaxes(expected, -1, -2)):
         return "your result has its last two axes swapped (rows for columns)"
     return ""
@@ -50,6 +48,9 @@ def assert_close(what: str, got, expected, atol: float | None = None, rtol: floa
                           f" {got!r:.60}", hint or "return the array, do not only print it")
     got = np.asarray(got)
     if got.shape != expected.shape:
+        if got.ndim == 2 and got.shape == expected.shape[::-1] and np.allclose(got.T, expected, atol=atol, rtol=rtol):
+            raise CheckFailed(f"{what}: your result is the TRANSPOSE of the expected one (shape {got.shape}, "
+                              f"expected {expected.shape})", hint)
         if got.size == expected.size and np.allclose(got.reshape(expected.shape), expected, atol=atol, rtol=rtol):
             raise CheckFailed(f"{what}: the right values in the wrong shape {got.shape}, expected "
                               f"{expected.shape}", "reshape to the shape the docstring names")

@@ -40,17 +40,18 @@ def forward_values(student, examples):
     for_all(pool_cases(), test, examples)
 
 
-def pool_gradcheck(overrides, what):
+def pool_gradcheck(overrides, what, hint):
     def test(case):
         x = Tensor(pool_inputs(case)[0], requires_grad=True)
         engine_gradcheck(overrides, lambda x: F.max_pool2d(x, case["kernel"], case["stride"], case["padding"]),
-                         [x], ["x"], f"F.max_pool2d runs your {what}")
+                         [x], ["x"], f"F.max_pool2d runs your {what}; {hint}")
     return test
 
 
 def forward_gradcheck(student, examples):
     for_all(pool_cases(), pool_gradcheck([(max_pool2d_forward, student.wrap("max_pool2d_forward"))],
-                                         "max_pool2d_forward (its argmax routes the gradient)"), examples)
+                                         "max_pool2d_forward (its argmax routes the gradient)", FORWARD_HINT),
+            examples)
 
 
 def forward_lab(student, examples):
@@ -69,7 +70,7 @@ def backward_values(student, examples):
 
 def backward_gradcheck(student, examples):
     for_all(pool_cases(), pool_gradcheck([(max_pool2d_backward, student.wrap("max_pool2d_backward"))],
-                                         "max_pool2d_backward"), examples)
+                                         "max_pool2d_backward", BACKWARD_HINT), examples)
 
 
 def backward_lab(student, examples):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from minidl.exercises import EXERCISES, STUBS, Student, grade
@@ -140,3 +141,15 @@ def test_the_lesson_run_trains_with_the_students_function(tmp_path, name):
     student = Student(tmp_path / f"{name}.py", name)
     check(name, "lesson").run(student, EXAMPLES)
     assert len(student.module.CALLS) >= 3
+
+
+@pytest.mark.parametrize("got, words", [
+    (lambda e: -e, "NEGATIVE"), (lambda e: 0.5 * e, "times 0.5"), (lambda e: e.T.copy(), "TRANSPOSE"),
+    (lambda e: e.reshape(-1), "wrong shape"), (lambda e: e.astype(np.float32), "dtype float32"),
+    (lambda e: np.zeros_like(e), "all zeros"),
+])
+def test_the_feedback_names_a_common_mistakes_pattern(got, words):
+    from minidl.exercises.compare import assert_close
+    expected = np.arange(1.0, 7.0).reshape(2, 3)
+    with pytest.raises(AssertionError, match=words):
+        assert_close("dx", got(expected), expected, dtype=np.float64)
