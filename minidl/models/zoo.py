@@ -9,8 +9,12 @@ from typing import Callable, NamedTuple
 
 from .. import nn
 from .alexnet import alexnet
+from .densenet import densenet121
+from .googlenet import googlenet
+from .inception_v3 import inception_v3
 from .lab6 import digits_cnn, lab6_cnn
 from .mlp import mlp
+from .mobilenet_v2 import mobilenet_v2
 from .resnet import resnet18, resnet34, resnet50
 from .resnet_cifar import resnet20, resnet32, resnet44, resnet56, resnet110
 from .vgg import vgg16, vgg16_bn, vgg19, vgg19_bn
@@ -45,7 +49,9 @@ ARCHITECTURES = {
     **{name: Architecture(_classes_only(builder), 1000, 3, 224) for name, builder in (
         ("resnet18", resnet18), ("resnet34", resnet34), ("resnet50", resnet50),
         ("alexnet", alexnet), ("vgg16", vgg16), ("vgg16_bn", vgg16_bn), ("vgg19", vgg19),
-        ("vgg19_bn", vgg19_bn))},
+        ("vgg19_bn", vgg19_bn), ("googlenet", googlenet), ("mobilenet_v2", mobilenet_v2),
+        ("densenet121", densenet121))},
+    "inception_v3": Architecture(_classes_only(inception_v3), 1000, 3, 299),
 }
 
 # The input assumed where an architecture leaves it open and none is given: Fashion-MNIST's
