@@ -15,6 +15,7 @@ import sys
 from ..models.zoo import ARCHITECTURES, build_model
 from ..pretrained import (CheckpointError, convert_checkpoint, guess_arch, known_name_mismatch,
                           load_torch_state_dict)
+from ..serialization.safetensors_io import SafetensorsFileError, is_safetensors, load_safetensors
 from .numbers import positive_int
 
 
@@ -40,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     try:
-        state = load_torch_state_dict(args.checkpoint)
-    except (CheckpointError, OSError) as exc:
+        state = (load_safetensors(args.checkpoint) if is_safetensors(args.checkpoint)
+                 else load_torch_state_dict(args.checkpoint))
+    except (CheckpointError, OSError, SafetensorsFileError, ImportError) as exc:
         print(f"convert: cannot read {args.checkpoint}: {exc}", file=sys.stderr)
         return 2
     warning = known_name_mismatch(args.checkpoint)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..serialization import save
+from ..serialization.safetensors_io import is_safetensors, load_safetensors
 from .checkpoint import load_torch_state_dict
 
 __all__ = ["ConversionReport", "WRAPPER_PREFIXES", "convert_checkpoint", "convert_state_dict"]
@@ -150,8 +151,9 @@ def convert_checkpoint(path: str | os.PathLike, out_npz: str | os.PathLike, mode
                        renames: dict[str, str] | None = None, name: str | None = None,
                        allow_nonfinite: bool = False, state_dict: dict | None = None
                        ) -> ConversionReport:
-    """Convert the torch.save checkpoint at ``path`` into ``model`` (a freshly built minidl
-    module, e.g. ``minidl.models.build_model(arch)``) and write minidl's .npz to ``out_npz`` --
+    """Convert the torch.save checkpoint (or .safetensors file) at ``path`` into ``model`` (a
+    freshly built minidl module, e.g. ``minidl.models.build_model(arch)``) and write minidl's
+    .npz (or .safetensors, by its suffix) to ``out_npz`` --
     only when everything fits (NaN or infinite values do not, unless ``allow_nonfinite``).
     ``name`` labels the model in the report (default: its class); ``state_dict`` is the
     checkpoint's, when the caller has already read it with load_torch_state_dict.
@@ -160,7 +162,7 @@ def convert_checkpoint(path: str | os.PathLike, out_npz: str | os.PathLike, mode
     for an unreadable checkpoint.
     """
     if state_dict is None:
-        state_dict = load_torch_state_dict(path)
+        state_dict = load_safetensors(path) if is_safetensors(path) else load_torch_state_dict(path)
     state, report = convert_state_dict(state_dict, model, renames, allow_nonfinite)
     if name is not None:
         report.model = name

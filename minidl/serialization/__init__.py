@@ -4,6 +4,8 @@
 """
 from .files import atomic_write, default_file_mode, remove_stale_parts
 from .npz import MANIFEST, MAX_DEPTH, SerializationError, load, save
+from .safetensors_io import SafetensorsFileError, load_safetensors, save_safetensors
 
 __all__ = ["MANIFEST", "MAX_DEPTH", "SerializationError", "atomic_write", "default_file_mode",
-           "load", "remove_stale_parts", "save"]
+           "SafetensorsFileError", "load", "load_safetensors", "remove_stale_parts", "save",
+           "save_safetensors"]

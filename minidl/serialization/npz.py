@@ -35,6 +35,7 @@ from .. import backend
 from ..tensor import Tensor
 from .files import atomic_write
 from .npy import PLAIN_KINDS, NpyError, parse_npy
+from .safetensors_io import is_safetensors, load_safetensors, save_safetensors
 from .zipread import StoredZip
 
 __all__ = ["MANIFEST", "MAX_DEPTH", "SerializationError", "load", "save"]
@@ -93,8 +94,12 @@ def _outline(value, arrays: list, where: str, depth: int):
 def save(obj, path) -> Path:
     """Write ``obj`` to ``path`` (.npz added if missing), atomically: a name -> array mapping
     (``model.state_dict()``) or a checkpoint of dicts, lists and tuples holding arrays, numbers,
-    strings, booleans and None (e.g. with ``optimizer.state_dict()``). Returns the path."""
+    strings, booleans and None (e.g. with ``optimizer.state_dict()``). Returns the path.
+    A path ending in .safetensors writes a name -> array mapping in that format instead
+    (minidl.serialization.safetensors_io, an optional extra)."""
     path = Path(path)
+    if is_safetensors(path):
+        return save_safetensors(obj, path)
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
     arrays: list[np.ndarray] = []
@@ -230,6 +235,8 @@ def load(path):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"load: no such file {path}")
+    if is_safetensors(path):        # a name -> array OrderedDict (safetensors_io)
+        return load_safetensors(path)
     try:
         with StoredZip(path, SerializationError) as archive:
             if MANIFEST in archive.infos:
