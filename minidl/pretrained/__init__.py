@@ -14,10 +14,11 @@ from .checkpoint import (CheckpointError, DictWithAttributes, UnsafeCheckpointEr
                          load_torch_checkpoint, load_torch_state_dict)
 from .convert import WRAPPER_PREFIXES, ConversionReport, convert_checkpoint, convert_state_dict
 from .load import load_pretrained
-from .locate import SHARED_DIR, guess_arch, known_name_mismatch, pretrained_path, search_dirs
+from .locate import (SHARED_DIR, WeightsNotFoundError, guess_arch, known_name_mismatch,
+                     pretrained_path, search_dirs)
 from .registry import PRETRAINED, Pretrained
 
 __all__ = ["CheckpointError", "ConversionReport", "DictWithAttributes", "PRETRAINED", "Pretrained",
-           "SHARED_DIR", "UnsafeCheckpointError", "WRAPPER_PREFIXES", "convert_checkpoint",
+           "SHARED_DIR", "UnsafeCheckpointError", "WeightsNotFoundError", "WRAPPER_PREFIXES", "convert_checkpoint",
            "convert_state_dict", "guess_arch", "known_name_mismatch", "load_pretrained", "load_torch_checkpoint",
            "load_torch_state_dict", "pretrained_path", "search_dirs"]

@@ -7,6 +7,12 @@
 3. ``SHARED_DIR`` = ``<repo>/../shared/pretrained/``, the course machines' shared copy, where
    the source checkout sits beside it;
 4. otherwise it downloads the file from its public URL into (2), with progress.
+
+In each folder the original checkpoint (checked by SHA-256) comes first, then a copy converted
+by ``python -m minidl convert``: ``<name>.npz``, ``<name>.safetensors``, or the original's name
+with either suffix (``resnet20-12fca82f.npz``); those have no published hash to check, the
+strict load checks their keys and shapes. Offline with none of them, WeightsNotFoundError says
+where it looked, what to set and where to download from.
 """
 from __future__ import annotations
 
@@ -18,9 +24,32 @@ from pathlib import Path
 from .. import download as _download
 from .registry import PRETRAINED, entry
 
-__all__ = ["SHARED_DIR", "guess_arch", "known_name_mismatch", "pretrained_path", "search_dirs"]
+__all__ = ["SHARED_DIR", "WeightsNotFoundError", "converted_names", "guess_arch", "known_name_mismatch",
+           "pretrained_path", "search_dirs"]
 
 SHARED_DIR = Path(__file__).resolve().parents[3] / "shared" / "pretrained"
+
+
+class WeightsNotFoundError(_download.DownloadError, FileNotFoundError):
+    """No copy of a published checkpoint on disk, and it could not (or may not) be downloaded."""
+
+
+def converted_names(name: str) -> list[str]:
+    """The file names a converted copy of checkpoint ``name`` may have, in the order tried."""
+    stem = Path(entry(name).file).stem
+    return [f"{base}{suffix}" for base in dict.fromkeys((name, stem)) for suffix in (".npz", ".safetensors")]
+
+
+def _not_found(name: str, reason: str) -> WeightsNotFoundError:
+    published = entry(name)
+    folders = "\n".join(f"    {d}" for d in search_dirs())
+    return WeightsNotFoundError(
+        f"pretrained weights {name!r} not found ({reason}).\n"
+        f"  looked in (for {published.file} or a converted {' / '.join(converted_names(name))}):\n"
+        f"{folders}\n"
+        f"  to fix: download {published.url}\n"
+        f"  into a folder and set MINIDL_WEIGHTS=<that folder> (the converted .npz of "
+        f"'python -m minidl convert' works there too), or put it in {_download.cache_dir() / 'weights'}")
 
 
 def search_dirs() -> list[Path]:
@@ -43,6 +72,9 @@ def pretrained_path(name: str, download: bool = True, progress: bool = True) -> 
     for folder in search_dirs():
         path = folder / published.file
         if not path.is_file():
+            converted = [folder / n for n in converted_names(name) if (folder / n).is_file()]
+            if converted:
+                return converted[0]
             continue
         actual = _download.sha256_of(path)
         if actual == published.sha256:
@@ -52,10 +84,14 @@ def pretrained_path(name: str, download: bool = True, progress: bool = True) -> 
                 f"pretrained_path: {path} has SHA-256 {actual}, expected {published.sha256} for "
                 f"{name}; the file is damaged or a different one -- remove or replace it")
     if not download:
-        raise FileNotFoundError(f"pretrained_path: {published.file} ({name}) is not in any of "
-                                f"{[str(d) for d in search_dirs()]} and download=False")
-    return _download.download(published.url, cache / published.file, published.sha256,
-                              progress=progress, size=published.size)
+        raise _not_found(name, "download=False")
+    try:
+        return _download.download(published.url, cache / published.file, published.sha256,
+                                  progress=progress, size=published.size)
+    except _download.ChecksumError:
+        raise
+    except _download.DownloadError as err:      # offline, refused, cut short: say what to do
+        raise _not_found(name, f"downloading failed: {err}") from None
 
 
 def guess_arch(path: str | os.PathLike, archs: Iterable[str]) -> str | None:
