@@ -14,6 +14,7 @@ COMMANDS = {
     "train": ("minidl.cli.train", "train a model on a dataset, writing history, plots and the best checkpoint"),
     "evaluate": ("minidl.cli.evaluate", "evaluate a saved checkpoint on a dataset's test split"),
     "convert": ("minidl.cli.convert", "convert a PyTorch checkpoint into minidl's .npz weights"),
+    "classify": ("minidl.cli.classify", "classify one image with a zoo model: top-k classes and probabilities"),
     "exercise": ("minidl.cli.exercise", "exercises: list, start NAME, check NAME|--all (an offline grader)"),
     "audit": ("minidl.cli.audit", "mutation audit: corrupt each hand-written backward, show the tests catch it"),
 }

@@ -158,7 +158,25 @@ def resnet_cifar(depth: int = 20, num_classes: int = 10, pretrained: bool = Fals
     return model
 
 
-def resnet20(num_classes=10, pretrained=False): return resnet_cifar(20, num_classes, pretrained)
+def resnet20(num_classes=10, pretrained=False):
+    """ResNet-20 for 32x32 RGB images: (N, 3, 32, 32) -> (N, num_classes), 0.27M parameters.
+
+    pretrained=True loads the published CIFAR-10 weights (found on disk, MINIDL_WEIGHTS first,
+    or downloaded). Weights converted by ``python -m minidl convert`` load like any state dict:
+
+        import minidl
+        from minidl.models import CIFAR10_CLASSES, normalize, resnet20
+
+        model = resnet20()
+        model.load_state_dict(minidl.load("resnet20.npz"))     # strict: every key and shape
+        model.eval()
+        with minidl.no_grad():
+            logits = model(minidl.Tensor(normalize(images)))  # images (N, 32, 32, 3) in [0, 1]
+        print([CIFAR10_CLASSES[k] for k in logits.data.argmax(1)])
+    """
+    return resnet_cifar(20, num_classes, pretrained)
+
+
 def resnet32(num_classes=10, pretrained=False): return resnet_cifar(32, num_classes, pretrained)
 def resnet44(num_classes=10, pretrained=False): return resnet_cifar(44, num_classes, pretrained)
 def resnet56(num_classes=10, pretrained=False): return resnet_cifar(56, num_classes, pretrained)
