@@ -21,6 +21,7 @@ name for the number of step() calls so far; below, "epoch" means one such step.
 """
 from __future__ import annotations
 
+import bisect
 import math
 import numbers
 
@@ -154,3 +155,150 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self) -> list[float]:
         cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
+
+
+def _check_gamma(name, gamma):
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not gamma > 0:
+        raise ValueError(f"{name}: gamma must be a number > 0, got {gamma!r}")
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the lr by gamma at each milestone epoch:
+
+        lr(epoch) = initial_lr * gamma ** (number of milestones <= epoch)
+    """
+
+    _hyperparameters = ("milestones", "gamma")
+
+    def __init__(self, optimizer: Optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
+        milestones = tuple(milestones)
+        if not milestones or any(isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 0
+                                 for m in milestones):
+            raise ValueError(f"MultiStepLR: milestones must be ints >= 0, got {milestones!r}")
+        _check_gamma("MultiStepLR", gamma)
+        self.milestones, self.gamma = tuple(sorted(int(m) for m in milestones)), gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        passed = bisect.bisect_right(self.milestones, self.last_epoch)
+        return [base_lr * self.gamma ** passed for base_lr in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the lr by gamma every epoch: lr(epoch) = initial_lr * gamma ** epoch."""
+
+    _hyperparameters = ("gamma",)
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
+        _check_gamma("ExponentialLR", gamma)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """Linear warm-up (or decay) of a factor over ``total_iters`` steps, then constant:
+
+        lr(epoch) = initial_lr * (start_factor + (end_factor - start_factor) min(epoch, total_iters) / total_iters)
+    """
+
+    _hyperparameters = ("start_factor", "end_factor", "total_iters")
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1):
+        if not (isinstance(start_factor, numbers.Real) and 0 < start_factor <= 1):
+            raise ValueError(f"LinearLR: start_factor must lie in (0, 1], got {start_factor!r}")
+        if not (isinstance(end_factor, numbers.Real) and 0 <= end_factor <= 1):
+            raise ValueError(f"LinearLR: end_factor must lie in [0, 1], got {end_factor!r}")
+        if isinstance(total_iters, bool) or not isinstance(total_iters, numbers.Integral) or total_iters < 1:
+            raise ValueError(f"LinearLR: total_iters must be a positive int, got {total_iters!r}")
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        done = min(self.last_epoch, self.total_iters) / self.total_iters
+        factor = self.start_factor + (self.end_factor - self.start_factor) * done
+        return [base_lr * factor for base_lr in self.base_lrs]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin, 2019), stepped once per batch, PyTorch's definition:
+    the lr climbs from max_lr / div_factor to max_lr over the first pct_start of total_steps,
+    then anneals to max_lr / div_factor / final_div_factor at step total_steps - 1
+    (three_phase: up, back down to the start, then to the minimum). Each phase goes from a to b
+    by  b + (a - b)(1 + cos(pi t)) / 2  ('cos') or  a + (b - a) t  ('linear'), t in [0, 1].
+    With cycle_momentum the momentum (or Adam's beta1) moves the other way, between
+    max_momentum and base_momentum. total_steps = epochs * steps_per_epoch if not given.
+    """
+
+    _hyperparameters = ("total_steps", "phases", "anneal_strategy", "cycle_momentum",
+                        "group_values")
+
+    def __init__(self, optimizer: Optimizer, max_lr, total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None,
+                 pct_start: float = 0.3, anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: float = 0.85, max_momentum: float = 0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False, last_epoch: int = -1):
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise ValueError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
+            total_steps = epochs * steps_per_epoch
+        if isinstance(total_steps, bool) or not isinstance(total_steps, numbers.Integral) or total_steps < 1:
+            raise ValueError(f"OneCycleLR: total_steps must be a positive int, got {total_steps!r}")
+        if not (isinstance(pct_start, numbers.Real) and 0 <= pct_start <= 1):
+            raise ValueError(f"OneCycleLR: pct_start must lie in [0, 1], got {pct_start!r}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        groups = optimizer.param_groups if isinstance(optimizer, Optimizer) else []
+        max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * len(groups)
+        if len(max_lrs) != len(groups):
+            raise ValueError(f"OneCycleLR: {len(max_lrs)} max_lr values for {len(groups)} parameter groups")
+        if cycle_momentum and groups and not all("momentum" in g or "betas" in g for g in groups):
+            raise ValueError("OneCycleLR: cycle_momentum=True needs an optimizer with momentum or betas")
+        self.total_steps, self.anneal_strategy, self.cycle_momentum = total_steps, anneal_strategy, cycle_momentum
+        up = float(pct_start * total_steps) - 1
+        self.phases = ((up, "initial", "max"), (float(2 * pct_start * total_steps) - 2, "max", "initial"), (total_steps - 1, "initial", "min")) \
+            if three_phase else ((up, "initial", "max"), (total_steps - 1, "max", "min"))
+        # per group: lr at the start, peak and end; momentum at the peak of the lr and at its ends
+        self.group_values = tuple(
+            (m / div_factor, m, m / div_factor / final_div_factor, base_momentum, max_momentum)
+            for m in max_lrs)
+        if last_epoch == -1:
+            for group, values in zip(groups, self.group_values):
+                group["initial_lr"] = values[0]
+        super().__init__(optimizer, last_epoch)
+
+    def _anneal(self, start, end, t):
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2 * (math.cos(math.pi * t) + 1)
+        return start + (end - start) * t
+
+    def _at(self, values, step):
+        """(lr, momentum) of one group at ``step``: the phase holding it, interpolated."""
+        lr_of = {"initial": values[0], "max": values[1], "min": values[2]}
+        momentum_of = {"initial": values[4], "max": values[3], "min": values[4]}
+        start = 0.0
+        for i, (end, a, b) in enumerate(self.phases):
+            if step <= end or i == len(self.phases) - 1:
+                t = (step - start) / (end - start) if end != start else 1.0
+                return (self._anneal(lr_of[a], lr_of[b], t),
+                        self._anneal(momentum_of[a], momentum_of[b], t))
+            start = end
+        raise AssertionError("unreachable: the last phase takes every step")
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch > self.total_steps:      # PyTorch's bound: total_steps steps are allowed
+            raise ValueError(f"OneCycleLR: stepped {self.last_epoch} times, more than "
+                             f"total_steps={self.total_steps}")
+        lrs = []
+        for group, values in zip(self.optimizer.param_groups, self.group_values):
+            lr, momentum = self._at(values, self.last_epoch)
+            if self.cycle_momentum:
+                if "betas" in group:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+            lrs.append(lr)
+        return lrs
