@@ -7,7 +7,7 @@ it (``minidl.viz`` draws it, ``minidl.memory`` weighs it, ``minidl.gradcheck`` r
 """
 from __future__ import annotations
 
-from .tensor import Function, Tensor
+from .tensor import Function, Tensor, postorder
 
 __all__ = ["grad_fn", "tensors_in_forward_order", "functions_in_forward_order", "op_name"]
 
@@ -24,22 +24,11 @@ def op_name(fn: Function) -> str:
 
 def tensors_in_forward_order(root: Tensor) -> list[Tensor]:
     """Every tensor ``root`` was computed from (leaves and constants included) and ``root``
-    itself, each once and after all of its op's inputs. Depth first with an explicit stack."""
-    order, seen = [], set()
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
+    itself, each once and after all of its op's inputs, left to right."""
+    def every_input(node):
         fn = grad_fn(node)
-        if fn is not None:
-            stack.extend((t, False) for t in reversed(fn.inputs) if t is not None and id(t) not in seen)
-    return order
+        return [] if fn is None else [t for t in reversed(fn.inputs) if t is not None]
+    return postorder(root, every_input)
 
 
 def functions_in_forward_order(root: Tensor) -> list[Function]:

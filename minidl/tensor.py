@@ -313,8 +313,9 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors reachable from root through _ctx, each after every tensor that uses it.
+def postorder(root: Tensor, inputs) -> list[Tensor]:
+    """root and the tensors reachable from it through ``inputs(tensor)`` (the input tensors to
+    follow, in the order to visit them), each once and after everything it was computed from.
 
     An explicit stack instead of recursion, so a 1000-layer net does not hit Python's limit.
     """
@@ -329,11 +330,16 @@ def _topological_order(root: Tensor) -> list[Tensor]:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        if node._ctx is not None:
-            for inp in node._ctx.inputs:
-                if inp is not None and inp.requires_grad and id(inp) not in visited:
-                    stack.append((inp, False))
-    return order[::-1]
+        stack.extend((t, False) for t in inputs(node) if id(t) not in visited)
+    return order
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors reachable from root through inputs that require grad, each after every tensor
+    that uses it: the order of the backward pass."""
+    def needing_grad(node):
+        return [] if node._ctx is None else [t for t in node._ctx.inputs if t is not None and t.requires_grad]
+    return postorder(root, needing_grad)[::-1]
 
 
 class Function:
