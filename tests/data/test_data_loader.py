@@ -173,3 +173,61 @@ def test_dataset_indexing_and_validation():
         Dataset(np.zeros((3, 1)), np.array([0, 1, 2]), ["a", "b"])
     with pytest.raises(ValueError, match="same length"):
         Dataset(np.zeros((3, 1)), np.array([0, 1]))
+
+
+class PairList:
+    """A map-style dataset as PyTorch users write one: __len__ and __getitem__ -> (x, y)."""
+
+    def __init__(self, images, labels):
+        self.images_, self.labels_ = images, labels
+
+    def __len__(self):
+        return len(self.labels_)
+
+    def __getitem__(self, i):
+        return self.images_[i], int(self.labels_[i])
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 30), b=st.integers(1, 9), shuffle=st.booleans(), drop_last=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_dataset_forms_give_the_array_forms_batches(n, b, shuffle, drop_last, seed):
+    """PyTorch's DataLoader(dataset, batch_size, shuffle) over a minidl Dataset or any map-style
+    dataset yields exactly the batches of DataLoader(images, labels, ...) with the same seed."""
+    images, labels = arrays(n)
+    reference = list(DataLoader(images, labels, b, shuffle=shuffle, seed=seed, drop_last=drop_last))
+    for data in (Dataset(images, labels), PairList(images, labels)):
+        loader = DataLoader(data, b, shuffle, seed=seed, drop_last=drop_last)
+        batches = list(loader)
+        assert len(loader) == len(batches) == len(reference)
+        for (x, y), (xr, yr) in zip(batches, reference):
+            assert x.dtype == xr.dtype and y.dtype == np.int64
+            assert np.array_equal(x, xr) and np.array_equal(y, yr)
+
+
+def test_sampler_gives_the_order_every_epoch():
+    images, labels = arrays(10)
+    shard = [7, 3, 5, 1, 9]                                # e.g. one rank's part of the data
+    loader = DataLoader(Dataset(images, labels), batch_size=2, sampler=shard)
+    assert len(loader) == 3
+    for _ in range(2):
+        assert np.concatenate([indices_of(x) for x, _ in loader]).tolist() == shard
+    with pytest.raises(ValueError, match="sampler and shuffle=True exclude each other"):
+        DataLoader(images, labels, 2, shuffle=True, sampler=shard)
+
+
+def test_dataset_form_errors_name_the_problem():
+    images, labels = arrays(4)
+    with pytest.raises(TypeError, match=r"DataLoader\(dataset, batch_size=1, shuffle=False.*"
+                                        r"unexpected keyword argument 'shufle'"):
+        DataLoader(Dataset(images, labels), 2, shufle=True)
+    with pytest.raises(TypeError, match="missing a required argument: 'labels'"):
+        DataLoader(images, batch_size=2)
+    with pytest.raises(TypeError, match=r"expected a Dataset .* got int"):
+        DataLoader(5, 2)
+
+    class Singles(PairList):
+        def __getitem__(self, i):
+            return self.images_[i]
+    with pytest.raises(TypeError, match=r"dataset\[0\] must be a pair \(x, y\), got ndarray"):
+        next(iter(DataLoader(Singles(images, labels), 2)))
