@@ -17,7 +17,7 @@ LAYERS = [
     ("functional", ["minidl.functional", "minidl.gradcheck"]),
     ("library", ["minidl.nn", "minidl.optim", "minidl.data", "minidl.serialization",
                  "minidl.download", "minidl.progress", "minidl.plot", "minidl.train", "minidl.cuda",
-                 "minidl.viz", "minidl.memory"]),
+                 "minidl.viz", "minidl.memory", "minidl.distributed"]),
     ("pretrained", ["minidl.pretrained"]),
     ("models", ["minidl.models"]),
     ("transfer", ["minidl.transfer"]),
