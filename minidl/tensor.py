@@ -41,6 +41,17 @@ def no_grad():
 
 
 @contextlib.contextmanager
+def recording_ops(callback):
+    """Every op in the block calls ``callback(op_class, input_tensors, options, output)`` after
+    its forward, graph or not (minidl.onnx traces models with it)."""
+    previous, _grad_state.recorder = getattr(_grad_state, "recorder", None), callback
+    try:
+        yield
+    finally:
+        _grad_state.recorder = previous
+
+
+@contextlib.contextmanager
 def enable_grad():
     """Record the graph again inside a ``no_grad`` block."""
     previous = is_grad_enabled()
@@ -371,6 +382,8 @@ class Function:
             out.requires_grad = True
             fn.inputs = tensors
             out._ctx = fn
+        if getattr(_grad_state, "recorder", None) is not None:
+            _grad_state.recorder(cls, tensors, options, out)
         return out
 
     def name(self) -> str:
