@@ -64,7 +64,7 @@ def size_transform(model: str, side: int) -> D.Transform | None:
     """How images of side x side pixels reach the size the model fixes: None (it takes them),
     PadTo (at most 1/8 smaller: zeros, i.e. black, around the image) or Resize (bilinear)."""
     size = ARCHITECTURES[model].image_size
-    if size is None or side == size:
+    if size is None or side == size or size > MAX_IMAGE_SIZE:    # the big ones: input_transform
         return None
     return D.PadTo(size) if size - size // 8 <= side < size else D.Resize(size)
 
@@ -103,12 +103,24 @@ def prepare_data(dataset: str, model: str, limit: int | None = None, seed: int =
                      size_transform(model, train.images.shape[-1]), stats=train)
 
 
+def input_transform(model: str, data: D.Prepared) -> D.Transform | None:
+    """The per-batch transform the loaders need: the channels (channel_transform) and, for the
+    ImageNet-sized models (evaluate, finetune), the resize to their side -- batch by batch, as
+    a whole split at 224x224 would not fit in memory."""
+    adapt = channel_transform(model, data.image_shape[0])
+    size = ARCHITECTURES[model].image_size
+    if size is None or data.image_shape[-1] == size:
+        return adapt
+    return D.Compose([D.Resize(size)] + ([adapt] if adapt is not None else []))
+
+
 def model_for(model: str, data: D.Prepared) -> tuple[nn.Module, D.Transform | None]:
     """The fresh model for the prepared data, and the per-batch transform its loaders need."""
     channels, side = data.image_shape[0], data.image_shape[-1]
-    adapt = channel_transform(model, channels)
-    in_channels = ARCHITECTURES[model].in_channels if adapt is not None else channels
-    return build_model(model, len(data.classes), in_channels, side), adapt
+    spec = ARCHITECTURES[model]
+    in_channels = spec.in_channels if channel_transform(model, channels) is not None else channels
+    return (build_model(model, len(data.classes), in_channels, spec.image_size or side),
+            input_transform(model, data))
 
 
 def augmentation(dataset: str, mean: float, std: float):
