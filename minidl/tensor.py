@@ -154,9 +154,16 @@ class Tensor:
     def dtype(self):
         return self.data.dtype
 
-    @property
-    def size(self) -> int:
+    def size(self, dim: int | None = None):
+        """The shape, as PyTorch's ``size()``; ``size(dim)`` one of its lengths. (The number of
+        elements, NumPy's ``size``, is ``numel()``.)"""
+        return self.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
         return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
 
     @property
     def device(self) -> str:
@@ -189,7 +196,7 @@ class Tensor:
         return backend.to_device(self.data, "cpu")
 
     def item(self) -> float:
-        if self.size != 1:
+        if self.data.size != 1:
             raise ValueError(f"item(): only a one-element tensor converts to a number, shape is {self.shape}")
         return self.data.reshape(()).item()
 
@@ -227,7 +234,7 @@ class Tensor:
                                "requires grad was used, or it was computed under no_grad())")
         xp = get_array_module(self.data)
         if grad is None:
-            if self.size != 1:
+            if self.data.size != 1:
                 raise RuntimeError(f"backward(): grad can be implied only for a single number, "
                                    f"this tensor has shape {self.shape}")
             grad = xp.ones_like(self.data)
@@ -277,7 +284,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         """The truth of a one-element tensor; more elements are ambiguous (use .any() or .all())."""
-        if self.size != 1:
+        if self.data.size != 1:
             raise RuntimeError(f"bool(): the truth value of a tensor of shape {self.shape} is "
                                f"ambiguous; use .any() or .all()")
         return bool(self.data.reshape(()).item())

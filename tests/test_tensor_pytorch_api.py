@@ -145,10 +145,10 @@ def test_a_lone_gradient_is_accepted_from_a_one_input_function():
 # ----- reductions: dim / keepdim ----------------------------------------------------------------
 @settings(max_examples=30, deadline=None)
 @given(shape=shapes, data=st.data(), keepdim=st.booleans(),
-       op=st.sampled_from(["sum", "mean", "max", "min", "var"]), spelling=st.sampled_from(["torch", "numpy"]))
+       op=st.sampled_from(["sum", "mean", "max", "min", "var", "std"]), spelling=st.sampled_from(["torch", "numpy"]))
 def test_reductions_take_dim_and_keepdim_or_numpy_aliases(shape, data, keepdim, op, spelling):
     dim = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
-    if op == "var" and (np.prod(shape) if dim is None else shape[dim]) < 2:
+    if op in ("var", "std") and (np.prod(shape) if dim is None else shape[dim]) < 2:
         return                                             # n - 1 = 0: no sample variance
     x = np.random.default_rng(len(shape)).normal(size=shape)
     t = Tensor(x, requires_grad=True)
@@ -161,7 +161,7 @@ def test_reductions_take_dim_and_keepdim_or_numpy_aliases(shape, data, keepdim, 
         arg = getattr(np, "arg" + op)(x, axis=dim)
         np.testing.assert_array_equal(idx.data, np.expand_dims(arg, dim) if keepdim else arg)
         assert idx.dtype == np.int64
-    expected = getattr(np, op)(x, axis=dim, keepdims=keepdim, **({"ddof": 1} if op == "var" else {}))
+    expected = getattr(np, op)(x, axis=dim, keepdims=keepdim, **({"ddof": 1} if op in ("var", "std") else {}))
     np.testing.assert_allclose(out.data, expected, rtol=1e-12)
     if op not in ("max", "min"):                           # ties make max's gradient a choice
         gradcheck(lambda t: getattr(t, op)(dim=dim, keepdim=keepdim) if spelling == "torch" else
@@ -201,3 +201,21 @@ def test_cat_stack_squeeze_unsqueeze_take_dim():
     s = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]))
     np.testing.assert_allclose(s.softmax(dim=0).data.sum(axis=0), [1.0, 1.0])
     np.testing.assert_allclose(F.softmax(s, dim=1).data, F.softmax(s, axis=1).data)
+
+
+def test_size_is_the_shape_and_numel_the_count_as_in_pytorch():
+    x = Tensor(np.zeros((4, 3, 2)))
+    assert x.size() == (4, 3, 2) and x.size(0) == 4 and x.size(-1) == 2
+    assert x.numel() == 24 and x.dim() == 3 == x.ndim
+    with pytest.raises(IndexError):
+        x.size(3)
+
+
+@settings(max_examples=20, deadline=None)
+@given(shape=shapes, lo=st.one_of(st.none(), st.floats(-1, 0)), hi=st.one_of(st.none(), st.floats(0.1, 1)))
+def test_clamp_is_clip_with_pytorchs_names(shape, lo, hi):
+    x = np.random.default_rng(len(shape)).normal(size=shape)
+    x[np.isclose(x, lo or 0, atol=1e-3) | np.isclose(x, hi or 0, atol=1e-3)] += 0.01   # off the kinks
+    t = Tensor(x, requires_grad=True)
+    np.testing.assert_array_equal(t.clamp(min=lo, max=hi).data, np.clip(x, lo, hi))
+    gradcheck(lambda t: t.clamp(min=lo, max=hi), [t], **TOL)

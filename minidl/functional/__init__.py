@@ -14,7 +14,7 @@ from .dropout import dropout
 from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 from .norm import batch_norm
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
-from .reduction import argmax, argmin, max, mean, min, sum, var
+from .reduction import argmax, argmin, max, mean, min, std, sum, var
 
 __all__ = [
     "abs", "add", "adaptive_avg_pool2d", "argmax", "argmin", "avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits",
@@ -22,5 +22,5 @@ __all__ = [
     "exp", "flatten", "leaky_relu", "linear", "log", "log_softmax", "matmul", "max", "max_pool2d",
     "maximum", "mean", "min", "mse_loss", "mul", "neg", "nll_loss", "pad", "permute", "pow", "relu",
     "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "stack", "sub", "sum", "tanh", "transpose",
-    "unsqueeze", "var",
+    "unsqueeze", "std", "var",
 ]

@@ -44,19 +44,21 @@ class TensorMethods:
     def sqrt(self): return ops.sqrt(self)
     def abs(self): return ops.abs(self)
     def clip(self, lo=None, hi=None): return ops.clip(self, lo, hi)
+    def clamp(self, min=None, max=None): return ops.clip(self, min, max)
     def sum(self, dim=None, keepdim=False, **numpy_names): return red.sum(self, dim, keepdim, **numpy_names)
     def mean(self, dim=None, keepdim=False, **numpy_names): return red.mean(self, dim, keepdim, **numpy_names)
     def max(self, dim=None, keepdim=False, **numpy_names): return red.max(self, dim, keepdim, **numpy_names)
     def min(self, dim=None, keepdim=False, **numpy_names): return red.min(self, dim, keepdim, **numpy_names)
     def var(self, dim=None, unbiased=None, keepdim=False, **options):
         return red.var(self, dim, unbiased, keepdim, **options)
+    def std(self, dim=None, unbiased=None, keepdim=False, **options):
+        return red.std(self, dim, unbiased, keepdim, **options)
     def argmax(self, dim=None, keepdim=False, *, axis=None):
         return red.argmax(self, dim if axis is None else axis, keepdim)
     def argmin(self, dim=None, keepdim=False, *, axis=None):
         return red.argmin(self, dim if axis is None else axis, keepdim)
     def any(self): return Tensor(self.data.any())
     def all(self): return Tensor(self.data.all())
-    def numel(self): return self.size
     def squeeze(self, dim=None): return ops.squeeze(self, dim)
     def unsqueeze(self, dim): return ops.unsqueeze(self, dim)
     def reshape(self, *shape): return ops.reshape(self, _shape_args(shape))

@@ -12,6 +12,8 @@ running statistics replace mu and var, so one image's output does not depend on 
 """
 from __future__ import annotations
 
+import math
+
 from .. import kernels
 from ..backend import get_array_module
 from ..kernels import cpu
@@ -120,7 +122,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
                              tuple(v.shape))
     if running_mean is None and not training:
         raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
-    if training and x.size // c < 2:
+    if training and math.prod(x.shape) // c < 2:
         raise ValueError(f"batch_norm: training needs more than one value per channel, "
                          f"got input {tuple(x.shape)}")
     return BatchNorm.apply(x, weight, bias, running_mean=running_mean, running_var=running_var,

@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max/min, var, and argmax/argmin (no gradient), over one dim or several.
+"""Reductions: sum, mean, max/min, var/std, and argmax/argmin (no gradient), over one dim or several.
 
 They take PyTorch's ``dim``/``keepdim`` (``x.sum(dim=1, keepdim=True)``); NumPy's
 ``axis``/``keepdims`` are accepted as aliases for the same thing. ``max(x, dim)`` gives PyTorch's
@@ -12,7 +12,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..tensor import Function, Tensor
-from .basic import neg
+from .basic import neg, sqrt
 
 
 # ----- reductions ----------------------------------------------------------------------------
@@ -152,3 +152,8 @@ def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None
         raise TypeError("var: give correction or unbiased, not both")
     correction = (1 if unbiased is None or unbiased else 0) if correction is None else correction
     return Var.apply(a, axis=dim, keepdims=keepdim, correction=correction)
+
+
+def std(a, dim=None, unbiased=None, keepdim=False, **options):
+    """Standard deviation: the square root of var(a, dim, unbiased, keepdim, **options)."""
+    return sqrt(var(a, dim, unbiased, keepdim, **options))

@@ -112,7 +112,7 @@ class Module:
                 yield (f"{path}.{name}" if path else name), b
 
     def num_parameters(self, trainable_only: bool = False) -> int:
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # ----- modes and housekeeping -------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
@@ -300,7 +300,7 @@ class Module:
                 self.train(was_training)
         rows = [("layer", "type", "output shape", "params")]
         for module, out in records:         # containers: their children are listed instead
-            own = sum(p.size for p in module._parameters.values())
+            own = sum(p.numel() for p in module._parameters.values())
             shape = tuple(out.shape) if hasattr(out, "shape") else "-"
             rows.append((names[id(module)], type(module).__name__, str(shape), f"{own:,}"))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]

@@ -206,7 +206,7 @@ def train_epoch(model, optimizer, data: Iterable, loss: Callable = F.cross_entro
         right = _correct(out, y)
         if right is not None:
             correct += right
-            counted += int(y.size)
+            counted += math.prod(y.shape)
         if bar is not None:
             postfix = {"loss": total_loss / seen}
             if counted:

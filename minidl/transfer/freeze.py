@@ -179,8 +179,8 @@ def replace_head(model, num_classes: int, attr: str | None = None) -> nn.Linear:
 
 
 def _state(params, batch_norms) -> str:
-    total = sum(p.size for p in params)
-    trainable = sum(p.size for p in params if p.requires_grad)
+    total = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
     state = "trainable" if trainable == total else "frozen" if trainable == 0 else "partly"
     fixed = sum(bool(m.frozen_stats) for m in batch_norms)
     if batch_norms:
@@ -213,8 +213,8 @@ def trainable_summary(model, by: str = "layer") -> str:
     for name, kind, params, batch_norms in parts:
         if not params:
             continue
-        total = sum(p.size for p in params)
-        trainable = sum(p.size for p in params if p.requires_grad)
+        total = sum(p.numel() for p in params)
+        trainable = sum(p.numel() for p in params if p.requires_grad)
         rows.append((name, kind, f"{trainable:,}", f"{total:,}", _state(params, batch_norms)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     fmt = "  ".join(f"{{:>{w}}}" if i in (2, 3) else f"{{:<{w}}}" for i, w in enumerate(widths))

@@ -236,4 +236,4 @@ def test_conv_multiply_adds_counts_every_tap_of_every_output(groups, in_per, out
     with no_grad():
         out = conv(Tensor(np.zeros((1, groups * in_per, h, w), np.float32)))
     # each output value is a dot product over one group's channels and the kernel window
-    assert conv2d_multiply_adds(conv, (h, w)) == out.size * in_per * k[0] * k[1]
+    assert conv2d_multiply_adds(conv, (h, w)) == out.numel() * in_per * k[0] * k[1]

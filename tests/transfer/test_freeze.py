@@ -319,12 +319,12 @@ def test_trainable_summary_counts_and_states():
     assert "frozen" in lines["conv1"] and "stats fixed" in lines["bn1"]
     assert "trainable" in lines["layer2.0.bn1"] and "stats fixed" in lines["layer2.0.bn1"]
     assert lines["layer3.0.bn1"].endswith("trainable, stats update")
-    trainable = sum(p.size for p in model.parameters() if p.requires_grad)
-    total = sum(p.size for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
     assert text.splitlines()[-1].startswith(f"trainable parameters: {trainable:,} of {total:,}")
     by_stage = trainable_summary(model, by="stage")
     rows = {line.split()[0]: line for line in by_stage.splitlines()[2:-2]}
     assert set(rows) == set(STAGES)
     assert "partly" in rows["layer2"] and "frozen" in rows["layer1"]
-    layer2_trainable = sum(p.size for n, p in model.named_parameters() if n.startswith("layer2") and p.requires_grad)
+    layer2_trainable = sum(p.numel() for n, p in model.named_parameters() if n.startswith("layer2") and p.requires_grad)
     assert f" {layer2_trainable:,} " in rows["layer2"]
