@@ -17,26 +17,20 @@ them, as torchvision does when loading.
 """
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 
 from .. import functional as F
 from .. import nn
+from ..pretrained.convert import rename_legacy
 
 __all__ = ["DenseBlock", "DenseLayer", "DenseNet", "densenet121", "rename_legacy_keys"]
-
-# torchvision's own pattern: '...denselayerK.norm.1.weight' -> '...denselayerK.norm1.weight'
-_LEGACY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
 
 
 def rename_legacy_keys(state: dict) -> OrderedDict:
     """A DenseNet state dict with the pre-0.4 names ('norm.1') renamed to torchvision's
-    current ones ('norm1'); other keys unchanged, order kept."""
-    out = OrderedDict()
-    for key, value in state.items():
-        match = _LEGACY.match(key)
-        out[match.group(1) + match.group(2) if match else key] = value
-    return out
+    current ones ('norm1'); other keys unchanged, order kept. (Converting a checkpoint does
+    this by itself: minidl.pretrained.convert's LEGACY_RENAMES.)"""
+    return OrderedDict((rename_legacy(key), value) for key, value in state.items())
 
 
 class DenseLayer(nn.Module):

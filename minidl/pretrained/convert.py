@@ -6,9 +6,12 @@ Conversion is renaming plus checking, never guessing:
    (torch.compile);
 2. apply any ``renames`` (old prefix -> new prefix) the caller knows about, e.g.
    ``{"fc.": "linear."}`` for a CIFAR ResNet whose head was called ``fc``;
-3. drop BatchNorm's ``num_batches_tracked`` counters (minidl's BatchNorm has none: with the
+3. rename legacy names the model does not have to current ones it has (LEGACY_RENAMES:
+   torchvision's DenseNet checkpoints from before PyTorch 0.4 say ``denselayer1.norm.1.weight``
+   for ``denselayer1.norm1.weight``; torchvision renames them with the same pattern on loading);
+4. drop BatchNorm's ``num_batches_tracked`` counters (minidl's BatchNorm has none: with the
    default momentum the counter is never used);
-4. compare every remaining key and shape with ``model.state_dict()``.
+5. compare every remaining key and shape with ``model.state_dict()``.
 
 The :class:`ConversionReport` lists what is missing, unexpected or of the wrong shape; ``ok`` is
 True only when every model entry is filled by exactly one array of its shape.
@@ -16,6 +19,7 @@ True only when every model entry is filled by exactly one array of its shape.
 from __future__ import annotations
 
 import os
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +30,16 @@ from ..serialization import save
 from ..serialization.safetensors_io import is_safetensors, load_safetensors
 from .checkpoint import load_torch_state_dict
 
-__all__ = ["ConversionReport", "WRAPPER_PREFIXES", "convert_checkpoint", "convert_state_dict"]
+__all__ = ["ConversionReport", "LEGACY_RENAMES", "WRAPPER_PREFIXES", "convert_checkpoint",
+           "convert_state_dict", "rename_legacy"]
 
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+# (pattern, replacement): torchvision's own DenseNet pattern, '...denselayerK.norm.1.weight' ->
+# '...denselayerK.norm1.weight'
+LEGACY_RENAMES = (
+    (re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"),
+     r"\1\2"),
+)
 _DROPPED_SUFFIX = "num_batches_tracked"
 _SHOWN = 12     # keys listed per kind in the printed report (the lists themselves are complete)
 
@@ -108,6 +119,18 @@ def _rename(key: str, renames: dict[str, str]) -> str:
     return key
 
 
+def rename_legacy(key: str, known=None) -> str:
+    """``key`` under its current name (LEGACY_RENAMES); with ``known`` (the model's keys), only
+    a key the model lacks, into one it has."""
+    if known is not None and key in known:
+        return key
+    for pattern, replacement in LEGACY_RENAMES:
+        new = pattern.sub(replacement, key)
+        if new != key and (known is None or new in known):
+            return new
+    return key
+
+
 def convert_state_dict(torch_state: dict, model, renames: dict[str, str] | None = None,
                        allow_nonfinite: bool = False):
     """Map a checkpoint's name -> array dict onto ``model``'s state dict.
@@ -121,7 +144,7 @@ def convert_state_dict(torch_state: dict, model, renames: dict[str, str] | None 
     report = ConversionReport(model=type(model).__name__, allow_nonfinite=allow_nonfinite)
     found: dict[str, np.ndarray] = {}
     for key, value in torch_state.items():
-        new = _rename(key, renames)
+        new = rename_legacy(_rename(key, renames), own)
         if new.rsplit(".", 1)[-1] == _DROPPED_SUFFIX and new not in own:
             report.dropped.append(key)
             continue
