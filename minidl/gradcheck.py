@@ -25,7 +25,7 @@ import numpy as np
 
 from .backend import get_array_module, to_device
 from .graph import grad_fn, op_name, tensors_in_forward_order
-from .tensor import Function, Tensor, no_grad, sum_to_shape
+from .tensor import Tensor, no_grad, recording_ops, sum_to_shape
 
 
 class GradcheckError(AssertionError):
@@ -84,6 +84,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     """Check the gradients of ``fn(*inputs)`` with respect to every input that requires grad.
 
     inputs must be float64 Tensors (float32 central differences are too coarse to trust).
+    Every leaf's ``.grad`` (the inputs', a model's parameters') is left as it was.
     Returns the result for the worst element; raises GradcheckError on failure by default. On a
     failure with ``locate``, ``result.bad_op`` is the first op (in the order backward runs them)
     whose own backward disagrees with its forward (``check_ops``), and the message names it.
@@ -99,11 +100,16 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     out = fn(*inputs)
     xp = get_array_module(out.data)
     v = xp.asarray(np.random.default_rng(seed).standard_normal(out.shape))
+    leaves = [t for t in tensors_in_forward_order(out) if grad_fn(t) is None]
+    leaves += [inputs[i] for i in checked if all(t is not inputs[i] for t in leaves)]
+    kept = [t.grad for t in leaves]            # the caller's gradients, given back afterwards
     for i in checked:
         inputs[i].grad = None
     out.backward(v)
     analytic = {i: inputs[i].grad if inputs[i].grad is not None else xp.zeros_like(inputs[i].data)
                 for i in checked}
+    for t, g in zip(leaves, kept):
+        t.grad = g
 
     def project() -> float:
         with no_grad():
@@ -139,19 +145,13 @@ def _recording_options():
     (``Conv2d.apply(x, w, b, stride=1, ...)``): replaying an op's forward needs them, and the
     Function keeps only what its backward reads. {id(function): (function, options)}."""
     recorded = {}
-    original = Function.__dict__["apply"]
 
-    def apply(cls, *inputs, **options):
-        out = original.__func__(cls, *inputs, **options)
+    def record(op, inputs, options, out):
         if grad_fn(out) is not None:
             recorded[id(grad_fn(out))] = (grad_fn(out), options)
-        return out
 
-    Function.apply = classmethod(apply)
-    try:
+    with recording_ops(record):
         yield recorded
-    finally:
-        Function.apply = original
 
 
 def check_ops(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, stop_at_first=False) -> list[OpCheck]:

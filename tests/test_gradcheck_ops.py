@@ -115,3 +115,35 @@ def test_tied_maxima_after_relu_are_kinks_skipped_not_blamed_on_max_pooling():
     windows = h.reshape(2, 2, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(-1, 4)
     tied = int(sum(4 for w in windows if np.all(w == 0)))
     assert tied > 0 and pool.passed and pool.kinks >= tied
+
+
+def test_a_wrong_custom_function_passed_as_its_bound_apply_is_named():
+    """gradcheck(Op.apply, ...) with the bound method taken before gradcheck runs still replays
+    the op with its options and blames it by name."""
+    class Square(Function):
+        def forward(self, x, scale):
+            self.x, self.scale = x, scale
+            return scale * x * x
+
+        def backward(self, g):
+            return (g * self.scale * self.x,)              # the factor 2 forgotten
+
+    apply = Square.apply
+    x = Tensor(np.random.default_rng(0).normal(size=(3,)), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"(?s)op 0 .* Square: inputs \(3,\) -> \(3,\); its backward DISAGREES"):
+        gradcheck(lambda t: apply(t, scale=1.5), [x])
+
+
+def test_gradcheck_leaves_every_gradient_as_it_was():
+    layer = nn.Linear(3, 2)
+    for p in layer.parameters():
+        p.data = p.data.astype(np.float64)
+    x = Tensor(np.random.default_rng(1).normal(size=(4, 3)), requires_grad=True)
+    unused = Tensor(np.ones(2), requires_grad=True)
+    F.tanh(layer(x)).sum().backward()
+    before = [t.grad.copy() for t in (x, *layer.parameters())]
+    unused.grad = np.full(2, 7.0)
+    gradcheck(lambda x, u: F.tanh(layer(x)), [x, unused])
+    for t, g in zip((x, *layer.parameters()), before):
+        np.testing.assert_array_equal(t.grad, g)
+    np.testing.assert_array_equal(unused.grad, [7.0, 7.0])
