@@ -16,7 +16,10 @@ from .history import EPOCH_FIELDS, History, monitor_mode
 
 class FitState:
     """What callbacks see: the model, optimizer and history; setting stop_training (with a
-    stop_reason) ends fit() after the current epoch."""
+    stop_reason) ends fit() after the current epoch. is_main: whether this process writes files
+    (False on the other ranks of a distributed job)."""
+
+    is_main = True
 
     def __init__(self, model, optimizer, history: History, epochs: int):
         self.model, self.optimizer, self.history, self.epochs = model, optimizer, history, epochs
@@ -177,12 +180,13 @@ class EarlyStopping(_Monitor):
 
 class ModelCheckpoint(_Monitor):
     """Save model.state_dict() to `path` (.npz, with minidl.save) whenever `monitor` reaches a
-    new best, so the file always holds the best weights seen so far."""
+    new best, so the file always holds the best weights seen so far (in a distributed job, only
+    the main process writes it)."""
 
     def __init__(self, path, monitor: str = "val_loss"):
         super().__init__(monitor)
         self.path = Path(path)
 
     def on_epoch_end(self, state: FitState) -> None:
-        if self._improved(state):
+        if self._improved(state) and state.is_main:
             self.path = save(state.model.state_dict(), self.path)

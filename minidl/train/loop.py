@@ -34,6 +34,7 @@ from ..data.arguments import check_int
 from .callbacks import FitState
 from .history import History
 from .resume import load_checkpoint, restore, save_checkpoint
+from .sync import LOCAL, sync_of
 
 SCHEDULER_INTERVALS = ("epoch", "step")
 
@@ -77,14 +78,16 @@ def _correct(logits: Tensor, target: Tensor) -> int | None:
 
 # ----- evaluation -----------------------------------------------------------------------------
 def evaluate(model, data: Iterable, loss: Callable = F.cross_entropy, device: str = "cpu",
-             progress: bool = False, desc: str = "evaluate") -> dict:
+             progress: bool = False, desc: str = "evaluate", sync=None) -> dict:
     """Score model on every batch of data in eval mode, without recording a graph.
 
     Returns {"loss": mean loss per sample, "accuracy": fraction correct (None if the outputs are
     not class scores), "num_samples": N, "predictions": int64 (N,) argmax classes, "targets":
     int64 (N,), "confusion_matrix": int64 (K, K) with [true, predicted] counts}. The model's
-    train/eval mode is restored afterwards.
+    train/eval mode is restored afterwards. With a ``sync`` (minidl.train.sync), each process
+    scores its shard and the result is the whole data's (predictions in rank order).
     """
+    sync = LOCAL if sync is None else sync
     was_training = model.training
     model.eval()
     total_loss, count = 0.0, 0
@@ -107,13 +110,15 @@ def evaluate(model, data: Iterable, loss: Callable = F.cross_entropy, device: st
     finally:
         bar.close()
         model.train(was_training)
+    total_loss, count = sync.sum([total_loss, count])     # every process's shard
+    count = int(count)
     if count == 0:
         raise ValueError("evaluate: the data yielded no batches")
-    result = {"loss": total_loss / count, "accuracy": None, "num_samples": count,
+    result = {"loss": float(total_loss) / count, "accuracy": None, "num_samples": count,
               "predictions": None, "targets": None, "confusion_matrix": None}
     if num_classes is not None:
-        pred = np.concatenate(predictions).astype(np.int64)
-        true = np.concatenate(targets).astype(np.int64)
+        pred = sync.gather(np.concatenate(predictions).astype(np.int64))
+        true = sync.gather(np.concatenate(targets).astype(np.int64))
         cm = np.bincount(true * num_classes + pred, minlength=num_classes ** 2)
         result.update(accuracy=float((pred == true).mean()), predictions=pred, targets=true,
                       confusion_matrix=cm.reshape(num_classes, num_classes).astype(np.int64))
@@ -135,19 +140,23 @@ def train_step(model, optimizer, x: Tensor, y: Tensor, loss: Callable = F.cross_
     backward pass), when a gradient is (before the step), or when the step itself made a weight
     so -- then the weights of before the step are put back (the optimizer's own state, e.g.
     momentum, is not: stop, or load a checkpoint). The model's train/eval mode is left as it
-    is (train_epoch sets train mode).
+    is (train_epoch sets train mode). With several processes (the optimizer's sync) each check
+    asks all of them, so they raise together.
     """
+    sync = sync_of(optimizer)
     optimizer.zero_grad()
     out = model(x)
-    if not _finite(out):            # weights blown up: the loss would only refuse its input
+    if not sync.all(_finite(out)):  # weights blown up: the loss would only refuse its input
         raise TrainingDiverged("the model's outputs became NaN or infinite")
     value = loss(out, y)
     number = float(value.item())
-    if not math.isfinite(number):
-        raise TrainingDiverged(f"the training loss became {number}", number)
+    if not sync.all(math.isfinite(number)):
+        where = "" if not math.isfinite(number) else " on another process"
+        raise TrainingDiverged(f"the training loss became {number if not where else 'NaN or infinite'}"
+                               f"{where}", number)
     value.backward()
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    if not all(_finite(p.grad) for p in params if p.grad is not None):
+    if not sync.all(all(_finite(p.grad) for p in params if p.grad is not None)):
         raise TrainingDiverged("the gradients became NaN or infinite", number)
     before = [p.data.copy() for p in params]
     optimizer.step()
@@ -170,16 +179,27 @@ def train_epoch(model, optimizer, data: Iterable, loss: Callable = F.cross_entro
     Returns {"loss": mean loss per sample, "accuracy": fraction correct (None if the outputs are
     not class scores, or on a stop), "num_samples": N, "batch_losses": [each batch's loss],
     "stop_reason": why the pass stopped early (a diverged loss or outputs), or None}.
-    Errors inside a step get a note saying the epoch, batch and lr.
+    Errors inside a step get a note saying the epoch, batch and lr. With several processes (the
+    optimizer's sync) the numbers are the whole job's: sums over the processes, each batch's loss
+    the mean of theirs.
     """
+    sync = sync_of(optimizer)
+    if not sync.same(len(data) if hasattr(data, "__len__") else -1):
+        raise ValueError("train_epoch: the processes' training data have different numbers of "
+                         "batches; each must take the same number of steps (ShardedLoader does)")
     model.train()
     total_loss, seen, correct, counted = 0.0, 0, 0, 0
     batch_losses: list[float] = []
     batches = len(data) if hasattr(data, "__len__") else "?"
 
-    def result(accuracy, stop_reason=None):
-        return {"loss": total_loss / max(seen, 1), "accuracy": accuracy, "num_samples": seen,
-                "batch_losses": batch_losses, "stop_reason": stop_reason}
+    def result(stop_reason=None):
+        loss_sum, n, right, of = sync.sum([total_loss, seen, correct, counted])   # all processes'
+        if n == 0 and stop_reason is None:
+            raise ValueError("train_epoch: the training data yielded no batches")
+        losses = [float(v) for v in sync.sum(batch_losses) / sync.size]
+        accuracy = float(right / of) if of and stop_reason is None else None
+        return {"loss": float(loss_sum / max(n, 1)), "accuracy": accuracy, "num_samples": int(n),
+                "batch_losses": losses, "stop_reason": stop_reason}
 
     for i, (x, y) in enumerate(data, start=1):
         x, y = _to_tensors(x, y, device, "train_epoch")
@@ -192,7 +212,7 @@ def train_epoch(model, optimizer, data: Iterable, loss: Callable = F.cross_entro
         except TrainingDiverged as err:
             if err.loss is not None:
                 batch_losses.append(err.loss)
-            return result(None, _diverged(str(err), epoch, i, optimizer))
+            return result(_diverged(str(err), epoch, i, optimizer))
         except (ValueError, TypeError, FloatingPointError) as err:
             err.add_note(f"train_epoch: while training on epoch {epoch}/{epochs}, batch "
                          f"{i}/{batches} (lr {optimizer.param_groups[0]['lr']:g})")
@@ -212,9 +232,7 @@ def train_epoch(model, optimizer, data: Iterable, loss: Callable = F.cross_entro
             if counted:
                 postfix["acc"] = correct / counted
             bar.update(1, **postfix)
-    if seen == 0:
-        raise ValueError("train_epoch: the training data yielded no batches")
-    return result(correct / counted if counted else None)
+    return result()
 
 
 def _epoch_line(record: dict, epochs: int, eta: float | None, best: bool) -> str:
@@ -260,15 +278,19 @@ def fit(model, optimizer, train_data: Iterable, val_data: Iterable | None = None
     per_step = scheduler if scheduler_interval == "step" else None
     per_epoch = scheduler if scheduler_interval == "epoch" else None
     file = file if file is not None else sys.stderr
+    sync = sync_of(optimizer)       # several processes: only the main one prints and saves
+    progress = progress and sync.is_main
     model.to(device)
     history = History()
     state = FitState(model, optimizer, history, epochs)
+    state.is_main = sync.is_main
     callbacks = list(callbacks)
     for cb in callbacks:
         cb.on_train_begin(state)
     done, best_val = 0, math.inf
     if resume is not None:
-        done, best_val = restore(load_checkpoint(resume), state, scheduler, train_data, callbacks)
+        done, best_val = restore(sync.share(load_checkpoint, resume), state, scheduler, train_data,
+                                 callbacks)
     start = time.monotonic()
     for epoch in range(done + 1, epochs + 1):
         t0 = time.monotonic()
@@ -284,8 +306,9 @@ def fit(model, optimizer, train_data: Iterable, val_data: Iterable | None = None
         diverged = result["stop_reason"]
         record = {"epoch": epoch, "train_loss": result["loss"], "train_acc": result["accuracy"],
                   "val_loss": None, "val_acc": None, "lr": lr, "seconds": 0.0}
+        sync.average_buffers(model)     # several processes: the batch-norm statistics
         if diverged is None and val_data is not None:
-            scores = evaluate(model, val_data, loss, device)
+            scores = evaluate(model, val_data, loss, device, sync=sync)
             record.update(val_loss=scores["loss"], val_acc=scores["accuracy"])
         record["seconds"] = time.monotonic() - t0
         history.epochs.append(record)
@@ -303,7 +326,7 @@ def fit(model, optimizer, train_data: Iterable, val_data: Iterable | None = None
             print(_epoch_line(record, epochs, eta, is_best), file=file, flush=True)
         if record["val_loss"] is not None:
             best_val = min(best_val, record["val_loss"])
-        if checkpoint is not None:
+        if checkpoint is not None and sync.is_main:
             save_checkpoint(checkpoint, state, scheduler, train_data, callbacks, epoch, best_val)
         if state.stop_training:
             break
