@@ -11,6 +11,14 @@ checkpoint.npz holds everything needed to continue after the last finished epoch
 
     python -m minidl train lab6 --dataset fashion-mnist --epochs 10 --out runs/lab6 --resume
 
+With --distributed, under ``mpiexec -n N``, N processes train one model data-parallel
+(minidl.distributed): each takes its shard of the training and validation images and
+--batch-size of them per step (a global batch of N x --batch-size), the gradients are averaged,
+and rank 0 alone prints and writes the run folder; --sync-batchnorm normalises by the global
+batch's statistics. A checkpoint resumes with any number of processes.
+
+    mpiexec -n 2 python -m minidl train lab6 --dataset fashion-mnist --distributed
+
 MODEL is any architecture of minidl.models.zoo.ARCHITECTURES built for small images: lab6,
 digits-cnn, mlp and the CIFAR ResNets (resnet20 ... resnet110).
 
@@ -32,7 +40,7 @@ import numpy as np
 
 import minidl
 from minidl import data as D
-from minidl import nn, optim, plot
+from minidl import distributed, nn, optim, plot
 from minidl.cli.numbers import (fraction, nonnegative_float, nonnegative_int, positive_float,
                                 positive_int)
 from minidl.models.zoo import ARCHITECTURES, build_model
@@ -179,9 +187,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue from --out's checkpoint.npz (same settings; --epochs is "
                              "the total)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over the processes of mpiexec -n N (--batch-size per "
+                             "process; rank 0 prints and writes)")
+    parser.add_argument("--sync-batchnorm", action="store_true",
+                        help="with --distributed: batch norm over the global batch's statistics")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train; with --distributed, on every rank of mpiexec (one rank that fails or gives up
+    ends the job with its error)."""
+    if not getattr(args, "distributed", False):
+        return train(args, None)
+    comm = distributed.init()                       # size 1 outside mpiexec
+    with distributed.abort_on_error(comm):
+        code = train(args, comm)
+        if code and comm.size > 1:
+            raise SystemExit(code)                  # the other ranks must not wait for this one
+    return code
+
+
+def train(args: argparse.Namespace, comm) -> int:
+    """The command, on one process (comm None) or on this rank of comm."""
+    main = comm is None or comm.is_main
     out = args.out if args.out is not None else Path("runs") / args.model
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
     minidl.manual_seed(args.seed)
@@ -196,23 +224,40 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"train: {err}", file=sys.stderr)
         return 2
-    print(f"{args.model} on {args.dataset}: {len(y_train)} train / {len(data.val[1])} validation / "
-          f"{len(data.test[1])} test images of {x_train.shape[1:]}"
-          f"{' as RGB' if adapt is not None else ''}, "
-          f"{model.num_parameters():,} parameters; {args.optimizer} lr {lr:g}", flush=True)
+    ranks = "" if comm is None else (f"; {comm.size} processes x batch {args.batch_size} = global "
+                                     f"batch {comm.size * args.batch_size}")
+    if main:
+        print(f"{args.model} on {args.dataset}: {len(y_train)} train / {len(data.val[1])} validation / "
+              f"{len(data.test[1])} test images of {x_train.shape[1:]}"
+              f"{' as RGB' if adapt is not None else ''}, "
+              f"{model.num_parameters():,} parameters; {args.optimizer} lr {lr:g}{ranks}", flush=True)
 
     steps = [augmentation(args.dataset, data.mean, data.std)] if args.augment else []
     transform = D.Compose(steps + [adapt]) if adapt is not None else (steps[0] if steps else None)
-    train_loader = D.DataLoader(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed,
-                                transform=transform)
-    val_loader = D.DataLoader(*data.val, batch_size=512, transform=adapt)
+    if comm is None:
+        train_loader = D.DataLoader(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed,
+                                    transform=transform)
+        val_loader = D.DataLoader(*data.val, batch_size=512, transform=adapt)
+    else:                           # this rank's shards; the same model and first step everywhere
+        train_loader = distributed.ShardedLoader(x_train, y_train, args.batch_size, comm,
+                                                 shuffle=True, seed=args.seed, transform=transform)
+        val_loader = distributed.ShardedLoader(*data.val, batch_size=512, comm=comm, pad=False,
+                                               transform=adapt)
+        if args.device == "cuda":
+            distributed.use_local_gpu(comm)
+        if getattr(args, "sync_batchnorm", False):
+            model = distributed.convert_sync_batchnorm(model, comm)
+        distributed.broadcast(model, comm)
     test_loader = D.DataLoader(*data.test, batch_size=512, transform=adapt)
     optimizer = make_optimizer(args.optimizer, model.parameters(), lr, args.momentum,
                                args.weight_decay)
+    if comm is not None:
+        optimizer = distributed.DistributedOptimizer(optimizer, comm)
     scheduler = (optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
                  if args.schedule == "cosine" else None)
     checkpoint = out / CHECKPOINT
-    if args.resume and not checkpoint.is_file():
+    found = checkpoint.is_file() if comm is None else comm.bcast_object(checkpoint.is_file())
+    if args.resume and not found:
         print(f"train: --resume: no {checkpoint} to continue from", file=sys.stderr)
         return 2
     callbacks = [BestWeights()]
@@ -233,6 +278,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"training gave no usable weights: {history.stop_reason or 'no finite validation loss'}",
               file=sys.stderr)
         return 1
+    if not main:
+        return 0
     test = evaluate(model, test_loader, device=args.device)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                 if not callable(v)}
@@ -241,6 +288,8 @@ def run(args: argparse.Namespace) -> int:
         normalize={"mean": data.mean, "std": data.std}, num_parameters=model.num_parameters(),
         test_loss=test["loss"], test_accuracy=test["accuracy"],
         test_confusion_matrix=test["confusion_matrix"])
+    if comm is not None:
+        history.meta.update(world_size=comm.size, global_batch_size=comm.size * args.batch_size)
     write_run(out, model, history, test, data)
     print(f"test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) on "
           f"{test['num_samples']} test images, with the weights of epoch "
