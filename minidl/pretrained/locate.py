@@ -6,7 +6,8 @@
 2. ``<cache>/weights/<file>`` (``minidl.download.cache_dir()``: $MINIDL_CACHE or ~/.cache/minidl);
 3. ``SHARED_DIR`` = ``<repo>/../shared/pretrained/``, the course machines' shared copy, where
    the source checkout sits beside it;
-4. otherwise it downloads the file from its public URL into (2), with progress.
+4. otherwise it downloads the file from its public URL into (2), with progress -- the
+   CIFAR ResNets only; torchvision's ImageNet checkpoints (registry.TORCHVISION) must be on disk.
 
 In each folder the original checkpoint (checked by SHA-256) comes first, then a copy converted
 by ``python -m minidl convert``: ``<name>.npz``, ``<name>.safetensors``, or the original's name
@@ -22,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .. import download as _download
-from .registry import PRETRAINED, entry
+from .registry import PRETRAINED, TORCHVISION, Pretrained, entry
 
 __all__ = ["SHARED_DIR", "WeightsNotFoundError", "converted_names", "guess_arch", "known_name_mismatch",
            "pretrained_path", "search_dirs"]
@@ -52,6 +53,11 @@ def _not_found(name: str, reason: str) -> WeightsNotFoundError:
         f"'python -m minidl convert' works there too), or put it in {_download.cache_dir() / 'weights'}")
 
 
+def hash_matches(published: Pretrained, digest: str) -> bool:
+    """Whether a file's SHA-256 is the published one (for TORCHVISION: begins with its prefix)."""
+    return digest == published.sha256 if len(published.sha256) == 64 else digest.startswith(published.sha256)
+
+
 def search_dirs() -> list[Path]:
     """The folders pretrained_path looks in, in order (the shared one only if it exists)."""
     dirs = []
@@ -64,8 +70,8 @@ def search_dirs() -> list[Path]:
 
 
 def pretrained_path(name: str, download: bool = True, progress: bool = True) -> Path:
-    """The local path of checkpoint ``name`` (a key of PRETRAINED), downloading it into the
-    cache if no search folder has it. A local copy with the wrong SHA-256 is an error (the
+    """The local path of checkpoint ``name`` (a key of PRETRAINED or TORCHVISION), downloading
+    it into the cache if no search folder has it (PRETRAINED's only). A local copy with the wrong SHA-256 is an error (the
     cache's own copy is fetched again instead)."""
     published = entry(name)
     cache = _download.cache_dir() / "weights"
@@ -77,7 +83,7 @@ def pretrained_path(name: str, download: bool = True, progress: bool = True) -> 
                 return converted[0]
             continue
         actual = _download.sha256_of(path)
-        if actual == published.sha256:
+        if hash_matches(published, actual):
             return path
         if folder != cache:
             raise _download.ChecksumError(
@@ -85,6 +91,8 @@ def pretrained_path(name: str, download: bool = True, progress: bool = True) -> 
                 f"{name}; the file is damaged or a different one -- remove or replace it")
     if not download:
         raise _not_found(name, "download=False")
+    if name not in PRETRAINED:
+        raise _not_found(name, "minidl does not download torchvision's checkpoints")
     try:
         return _download.download(published.url, cache / published.file, published.sha256,
                                   progress=progress, size=published.size)
@@ -95,8 +103,8 @@ def pretrained_path(name: str, download: bool = True, progress: bool = True) -> 
 
 
 def guess_arch(path: str | os.PathLike, archs: Iterable[str]) -> str | None:
-    """The architecture of a checkpoint file: by SHA-256 if it is a published one, else by a
-    name that starts with one of ``archs`` ('vgg16_bn-6c64b313.pth' -> 'vgg16_bn'); None if
+    """The architecture of a checkpoint file: by SHA-256 if it is a published one (or by
+    torchvision's file name), else by a name that starts with one of ``archs`` ('vgg16_bn-6c64b313.pth' -> 'vgg16_bn'); None if
     neither. ``archs``: the architecture names known to the caller (minidl.models' registry)."""
     path = Path(path)
     if path.is_file():
@@ -104,6 +112,9 @@ def guess_arch(path: str | os.PathLike, archs: Iterable[str]) -> str | None:
         for published in PRETRAINED.values():
             if published.sha256 == digest:
                 return published.arch
+    for published in TORCHVISION.values():
+        if path.name == published.file:         # 'inception_v3_google-0cc3c7bd.pth'
+            return published.arch
     # the character after the name must not continue it: 'vgg16_bn...' is not 'vgg16'
     matches = [a for a in archs if re.match(re.escape(a) + r"(?![a-z0-9_])", path.name.lower())]
     return matches[0] if matches else None
@@ -113,10 +124,10 @@ def known_name_mismatch(path: str | os.PathLike) -> str | None:
     """A warning when ``path`` is named like a published checkpoint but has another SHA-256
     (a damaged or different copy: ``pretrained=True`` would refuse it), else None."""
     path = Path(path)
-    for name, published in PRETRAINED.items():
+    for name, published in [*PRETRAINED.items(), *TORCHVISION.items()]:
         if path.name == published.file and path.is_file():
             actual = _download.sha256_of(path)
-            if actual != published.sha256:
+            if not hash_matches(published, actual):
                 return (f"{path} is named like the published {name} checkpoint but its SHA-256 "
                         f"is {actual}, not {published.sha256}: a damaged or different file")
     return None
