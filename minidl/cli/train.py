@@ -111,13 +111,14 @@ def prepare_data(dataset: str, model: str, limit: int | None = None, seed: int =
                      size_transform(model, train.images.shape[-1]), stats=train)
 
 
-def input_transform(model: str, data: D.Prepared) -> D.Transform | None:
-    """The per-batch transform the loaders need: the channels (channel_transform) and, for the
-    ImageNet-sized models (evaluate, finetune), the resize to their side -- batch by batch, as
-    a whole split at 224x224 would not fit in memory."""
-    adapt = channel_transform(model, data.image_shape[0])
+def input_transform(model: str, image_shape) -> D.Transform | None:
+    """The per-batch transform the loaders need for prepared images of image_shape (C, H, W):
+    the channels (channel_transform) and, for the ImageNet-sized models (evaluate, finetune),
+    the resize to their side -- batch by batch, as a whole split at 224x224 would not fit in
+    memory."""
+    adapt = channel_transform(model, image_shape[0])
     size = ARCHITECTURES[model].image_size
-    if size is None or data.image_shape[-1] == size:
+    if size is None or image_shape[-1] == size:
         return adapt
     return D.Compose([D.Resize(size)] + ([adapt] if adapt is not None else []))
 
@@ -128,7 +129,7 @@ def model_for(model: str, data: D.Prepared) -> tuple[nn.Module, D.Transform | No
     spec = ARCHITECTURES[model]
     in_channels = spec.in_channels if channel_transform(model, channels) is not None else channels
     return (build_model(model, len(data.classes), in_channels, spec.image_size or side),
-            input_transform(model, data))
+            input_transform(model, data.image_shape))
 
 
 def augmentation(dataset: str, mean: float, std: float):
