@@ -33,8 +33,7 @@ def shard_indices(order: np.ndarray, rank: int, size: int, pad: bool = True) -> 
     repeating order's head to a multiple of size (pad), or the rank-th contiguous block."""
     n = len(order)
     if pad:
-        total = -(-n // size) * size
-        order = np.concatenate([order, order[:total - n]]) if total > n else order
+        order = np.resize(order, -(-n // size) * size)     # the head again, cyclically
         return order[rank::size]
     bounds = [n * r // size for r in range(size + 1)]
     return order[bounds[rank]:bounds[rank + 1]]

@@ -182,3 +182,25 @@ def test_the_cli_trains_on_two_ranks_and_only_rank0_writes(tmp_path):
     assert len(history["epochs"]) == 2 and history["meta"]["test_accuracy"] > 0.5
     for name in ("best.npz", "checkpoint.npz", "learning_curves.png", "confusion_matrix.png"):
         assert (out / name).is_file(), name
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_gpu_arrays_train_like_the_cpu_reference(tmp_path, ranks):
+    """CuPy gradients averaged through host memory; SyncBatchNorm and fit on the GPU equal the
+    one-process CPU reference of batch ranks x BATCH (float64) to 1e-10; NCCL's all-reduce and
+    broadcast where every rank has a GPU of its own."""
+    proc = launch(ranks, [HERE / "workers.py", tmp_path, "gpu"])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    net = W.model()
+    x, y = W.data()
+    xv, yv = W.data(W.N_VAL, seed=1)
+    fit(net, W.optimizer(net), DataLoader(x, y, ranks * W.BATCH, shuffle=True, seed=W.SHUFFLE_SEED),
+        DataLoader(xv, yv, 5), epochs=2, progress=False)
+    for r, result in enumerate(results(tmp_path, "gpu", ranks)):
+        assert result["is_cupy"] and result["mean"] == [(ranks + 1) / 2] * 3
+        with np.load(tmp_path / f"rank{r}_gpu_epoch2.npz") as f:
+            assert_close_states(dict(f), net.state_dict(), f"GPU rank {r}")
+        if "nccl" in result:
+            assert result["nccl"]["sum"] == (np.arange(4.0) * sum(range(1, ranks + 1))).tolist()
+            assert result["nccl"]["bcast"] == [0.0, 0.0]

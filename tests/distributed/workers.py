@@ -170,8 +170,39 @@ def fail(comm, out: Path) -> dict:
     return {}
 
 
+def gpu(comm, out: Path) -> dict:
+    """CuPy arrays through host memory (MPICommunicator): averaged gradients, and the
+    equivalence run's first 2 epochs trained with device='cuda'; NCCL where each rank has a GPU
+    of its own (a job of one rank on a machine with one GPU)."""
+    import cupy
+    distributed.use_local_gpu(comm)
+    p = nn.Parameter(cupy.zeros(3, dtype=cupy.float32))
+    opt = distributed.DistributedOptimizer(optim.SGD([p], lr=1.0), comm, check_every=0)
+    p.grad = cupy.full(3, comm.rank + 1, dtype=cupy.float32)
+    opt.allreduce_gradients()
+    result = {"mean": cupy.asnumpy(p.grad).tolist(), "is_cupy": isinstance(p.grad, cupy.ndarray)}
+    net = distributed.convert_sync_batchnorm(model(), comm)
+    opt = distributed.DistributedOptimizer(optimizer(net), comm, check_every=1)
+    x, y = data()
+    xv, yv = data(N_VAL, seed=1)
+    train = distributed.ShardedLoader(x, y, BATCH, comm, shuffle=True, seed=SHUFFLE_SEED)
+    val = distributed.ShardedLoader(xv, yv, 5, comm, pad=False)
+    history = fit(net, opt, train, val, epochs=2, progress=False, device="cuda")
+    np.savez(out / f"rank{comm.rank}_gpu_epoch2.npz", **net.state_dict())
+    result["val_loss"] = history.val_loss
+    if cupy.cuda.runtime.getDeviceCount() >= comm.size:
+        from minidl.distributed.nccl import NCCLCommunicator
+        nccl = NCCLCommunicator()
+        a = cupy.arange(4.0) * (comm.rank + 1)
+        nccl.allreduce_(a, "sum")
+        b = cupy.full(2, float(comm.rank))
+        nccl.bcast_(b, 0)
+        result["nccl"] = {"sum": cupy.asnumpy(a).tolist(), "bcast": cupy.asnumpy(b).tolist()}
+    return result
+
+
 SCENARIOS = {f.__name__: f for f in (gradients, equivalence, diverge, drift, evaluation,
-                                      plain_versus_size1, fail)}
+                                      plain_versus_size1, fail, gpu)}
 
 
 def main(argv) -> None:
