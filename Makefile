@@ -16,9 +16,13 @@ demo: $(STAMP)
 	$(BIN)/python -m minidl demo
 
 # One BLAS thread per process: the test matrices are small, and on a 2-core machine extra
-# threads only fight each other (and Numba's) for the cores.
+# threads only fight each other (and Numba's) for the cores. Every MPI job the tests launch has
+# its own timeout, and the whole run is capped as well (TEST_TIMEOUT seconds, where coreutils'
+# timeout exists), so a hang fails instead of stalling CI.
+TEST_TIMEOUT ?= 2400
+TIMEOUT := $(shell command -v timeout >/dev/null 2>&1 && echo timeout --kill-after=60 $(TEST_TIMEOUT))
 test: $(STAMP)
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q
+	OPENBLAS_NUM_THREADS=1 $(TIMEOUT) $(BIN)/python -m pytest -q
 
 # Each lesson as a Jupyter notebook beside its script (lessons/NN_*.ipynb, not committed): the
 # scripts are jupytext "percent" files, so the notebook's cells are the script's.
