@@ -14,7 +14,9 @@ COMMANDS = {
     "train": ("minidl.cli.train", "train a model on a dataset, writing history, plots and the best checkpoint"),
     "evaluate": ("minidl.cli.evaluate", "evaluate a saved checkpoint on a dataset's test split"),
     "convert": ("minidl.cli.convert", "convert a PyTorch checkpoint into minidl's .npz weights"),
-    "classify": ("minidl.cli.classify", "classify one image with a zoo model: top-k classes and probabilities"),
+    "classify": ("minidl.cli.classify", "classify images with a zoo model: top-k classes and probabilities"),
+    "predict": ("minidl.cli.predict", "classify images with a zoo model: top-k classes, probabilities and a figure"),
+    "finetune": ("minidl.cli.finetune", "fine-tune a pretrained model on a dataset (features, head or all), writing a run folder"),
     "exercise": ("minidl.cli.exercise", "exercises: list, start NAME, check NAME|--all (an offline grader)"),
     "audit": ("minidl.cli.audit", "mutation audit: corrupt each hand-written backward, show the tests catch it"),
 }

@@ -59,8 +59,19 @@ def test_load_image_makes_rgb_of_the_models_side_in_unit_range(tmp_path):
 
 
 def test_a_model_without_published_weights_asks_for_weights(image, capsys):
-    assert main(["classify", "mobilenet_v2", str(image)]) == 2
+    assert main(["classify", "resnet110", str(image)]) == 2
     assert "pass --weights FILE" in capsys.readouterr().err
+
+
+def test_torchvisions_weights_not_on_disk_end_in_one_message_with_the_address(image, tmp_path, capsys,
+                                                                              monkeypatch):
+    monkeypatch.setattr(locate, "SHARED_DIR", tmp_path / "no-shared")
+    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MINIDL_WEIGHTS", str(tmp_path))
+    assert main(["classify", "mobilenet_v2", str(image)]) == 2
+    err = capsys.readouterr().err
+    assert "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth" in err
+    assert "MINIDL_WEIGHTS" in err and "Traceback" not in err and len(err.splitlines()) <= 8
 
 
 def test_missing_image_and_offline_weights_end_in_one_message_not_a_traceback(image, tmp_path, capsys,
