@@ -1,12 +1,14 @@
 """The CPU convolution: Numba's im2col and col2im a cache-sized block of images at a time, with
 OpenBLAS's products between them (``kernels/blocked_conv.py``); depthwise layers (groups ==
-channels) go to their own loops instead (``depthwise.py``)."""
+channels) go to their own loops instead (``depthwise.py``), 1x1 layers straight to the products
+(``kernels/pointwise_conv.py``)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ...geometry import window_geometry
 from ..blocked_conv import blocked_conv2d_backward, blocked_conv2d_forward
+from ..pointwise_conv import is_pointwise, pointwise_conv2d_backward, pointwise_conv2d_forward
 from .common import float_array
 from .depthwise import depthwise_backward, depthwise_forward
 from .windows import col2im, im2col
@@ -28,6 +30,8 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
     geometry = _depthwise_geometry("conv2d_forward", x, w, stride, padding, dilation, groups)
     if geometry is not None:
         return depthwise_forward(x, w, b, geometry)
+    if is_pointwise(w, padding, groups):
+        return pointwise_conv2d_forward(np, x, w, b, stride)
     return blocked_conv2d_forward(np, im2col, BLOCK_BYTES, x, w, b, stride, padding, dilation, groups)
 
 
@@ -36,5 +40,7 @@ def conv2d_backward(g, x, w, stride, padding, dilation, groups, need_dx=True, ne
     geometry = _depthwise_geometry("conv2d_backward", x, w, stride, padding, dilation, groups)
     if geometry is not None:
         return depthwise_backward(g, x, w, geometry, need_dx, need_dw)
+    if is_pointwise(w, padding, groups):
+        return pointwise_conv2d_backward(np, g, x, w, stride, need_dx, need_dw)
     return blocked_conv2d_backward(np, im2col, col2im, BLOCK_BYTES, g, x, w, stride, padding,
                                    dilation, groups, need_dx, need_dw)

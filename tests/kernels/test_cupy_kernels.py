@@ -16,7 +16,7 @@ from minidl.backend import cuda_available
 from minidl.functional.conv import col2im, conv2d_backward, conv2d_forward, im2col
 from minidl.functional.pool import max_pool2d_backward, max_pool2d_forward
 from minidl.kernels.cuda import common as cuda_common
-from .window_cases import cases
+from .window_cases import cases, pointwise_inputs
 
 cupy = pytest.importorskip("cupy", reason="the CUDA kernels need CuPy")
 pytestmark = [pytest.mark.gpu,
@@ -98,4 +98,21 @@ def test_conv2d_forward_and_backward_match_reference(cg, case):
     tol = dict(rtol=1e-5, atol=1e-5) if case.dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     for actual, expected in ((y, y_ref), (dx, dx_ref), (dw, dw_ref)):
         assert isinstance(actual, cupy.ndarray)
+        np.testing.assert_allclose(cupy.asnumpy(actual), expected, **tol)
+
+
+@settings(max_examples=20, deadline=None)
+@given(inputs=pointwise_inputs())
+def test_pointwise_convolution_matches_reference(cg, inputs):
+    """1x1 layers take cuBLAS's batched product without columns (rtol 1e-5 float32, 1e-12 float64)."""
+    x, w, b, *args = inputs
+    y_ref = conv2d_forward.reference(x, w, b, *args)
+    g = np.random.default_rng(1).standard_normal(y_ref.shape).astype(x.dtype)
+    dx_ref, dw_ref = conv2d_backward.reference(g, x, w, *args)
+    on_gpu = [None if a is None else cupy.asarray(a) for a in (g, x, w, b)]
+    y = cg.conv2d_forward(on_gpu[1], on_gpu[2], on_gpu[3], *args)
+    dx, dw = cg.conv2d_backward(*on_gpu[:3], *args)
+    tol = dict(rtol=1e-5, atol=1e-5) if x.dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for actual, expected in ((y, y_ref), (dx, dx_ref), (dw, dw_ref)):
+        assert isinstance(actual, cupy.ndarray) and actual.dtype == expected.dtype
         np.testing.assert_allclose(cupy.asnumpy(actual), expected, **tol)

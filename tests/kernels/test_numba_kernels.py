@@ -20,7 +20,7 @@ from minidl.functional.pool import max_pool2d_backward, max_pool2d_forward
 from minidl.kernels import cpu as nb
 from minidl.kernels.cpu import conv as nb_conv
 from minidl.kernels.cpu import windows as nb_windows
-from .window_cases import cases
+from .window_cases import cases, pointwise_inputs
 
 SUM_TOL = {np.float32: dict(rtol=1e-6, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}
 BN_TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
@@ -107,6 +107,14 @@ def depthwise_inputs(draw):
 @given(inputs=depthwise_inputs())
 def test_depthwise_convolution_matches_reference(inputs):
     """groups == channels takes the depthwise loops (with one channel, the blocked path)."""
+    check_fast_convolution(inputs, None)
+
+
+@settings(max_examples=40, deadline=None)
+@given(inputs=pointwise_inputs())
+def test_pointwise_convolution_matches_reference(inputs):
+    """1x1 layers skip the columns: y[n] = W x[n] straight from the input (strided: every s-th
+    pixel), dx scattered back, dW summed image by image."""
     check_fast_convolution(inputs, None)
 
 

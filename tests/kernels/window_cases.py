@@ -56,3 +56,19 @@ def cases(draw, pool=False, max_batch=3, max_channels=3):
              draw(st.integers(h0, h0 + 7)), draw(st.integers(w0, w0 + 7)))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     return Case(shape, kh, kw, stride, padding, dilation, dtype, draw(st.integers(0, 2**32 - 1)))
+
+
+@st.composite
+def pointwise_inputs(draw):
+    """1x1 filters over one group with no padding (MobileNet's expansions and projections,
+    ResNet-50's shortcuts with stride 2): the product path without im2col."""
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    n, c, f = draw(st.integers(1, 3)), draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    h, wd = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((n, c, h, wd)).astype(dtype)
+    w = rng.standard_normal((f, c, 1, 1)).astype(dtype)
+    b = rng.standard_normal(f).astype(dtype) if draw(st.booleans()) else None
+    return x, w, b, stride, (0, 0), dilation, 1
