@@ -19,7 +19,7 @@ from .. import nn
 from ..models.zoo import ARCHITECTURES, build_model
 from ..pretrained import WRAPPER_PREFIXES, has_weights, load_pretrained, load_weights, read_weights
 
-__all__ = ["head_classes", "model_with_weights", "run_meta"]
+__all__ = ["adapt_to_torchvision", "head_classes", "model_with_weights", "run_meta"]
 
 # the ImageNet models whose torchvision weights expect inputs rescaled by transform_input
 _TRANSFORM_INPUT = ("googlenet", "inception_v3")
@@ -76,6 +76,12 @@ def model_with_weights(arch: str, weights: Path | None, num_classes: int | None 
     else:
         raise FileNotFoundError(f"{arch} has no published weights in minidl; pass --weights FILE "
                                 f"(e.g. converted from torchvision's with 'python -m minidl convert')")
-    if arch in _TRANSFORM_INPUT and run_meta(weights) is None:
-        model.transform_input = True          # torchvision's weights: (x01 - 0.5) / 0.5 inputs
+    adapt_to_torchvision(model, arch, weights)
     return model.eval(), source
+
+
+def adapt_to_torchvision(model, arch: str, weights: Path | None) -> None:
+    """GoogLeNet and Inception-v3 with torchvision's weights (any not from a minidl run) take
+    their inputs rescaled as torchvision's transform_input does."""
+    if arch in _TRANSFORM_INPUT and run_meta(weights) is None:
+        model.transform_input = True
