@@ -282,13 +282,7 @@ def train(args: argparse.Namespace, comm) -> int:
     if not main:
         return 0
     test = evaluate(model, test_loader, device=args.device)
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                if not callable(v)}
-    history.meta.update(
-        settings=settings, lr=lr, classes=data.classes, image_shape=list(data.image_shape),
-        normalize={"mean": data.mean, "std": data.std}, num_parameters=model.num_parameters(),
-        test_loss=test["loss"], test_accuracy=test["accuracy"],
-        test_confusion_matrix=test["confusion_matrix"])
+    describe_run(history, args, lr, data, model, test)
     if comm is not None:
         history.meta.update(world_size=comm.size, global_batch_size=comm.size * args.batch_size)
     write_run(out, model, history, test, data)
@@ -296,6 +290,19 @@ def train(args: argparse.Namespace, comm) -> int:
           f"{test['num_samples']} test images, with the weights of epoch "
           f"{history.restored_epoch}; wrote {out}/", flush=True)
     return 0
+
+
+def describe_run(history, args: argparse.Namespace, lr: float, data: D.Prepared, model: nn.Module,
+                 test: dict) -> None:
+    """The run's facts in history.meta: the command's settings, the classes and preprocessing
+    (what evaluate and predict repeat), the parameter count and the test results."""
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                if not callable(v)}
+    history.meta.update(
+        settings=settings, lr=lr, classes=data.classes, image_shape=list(data.image_shape),
+        normalize={"mean": data.mean, "std": data.std}, num_parameters=model.num_parameters(),
+        test_loss=test["loss"], test_accuracy=test["accuracy"],
+        test_confusion_matrix=test["confusion_matrix"])
 
 
 def write_run(out: Path, model: nn.Module, history, test: dict, data: D.Prepared) -> None:
