@@ -69,3 +69,31 @@ def random_split(dataset: Dataset, lengths, seed: int = 0) -> list[Dataset]:
     perm = np.random.default_rng(seed).permutation(n)
     bounds = np.cumsum([0] + lengths)
     return [dataset.take(np.sort(perm[a:b])) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def split_classes(num_classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint halves (A, B) of the classes 0..num_classes-1, picked at random from seed
+    (np.random.default_rng(seed).permutation: its first half is A), each sorted. With an odd
+    count B has the extra class. Yosinski et al. (2014) split ImageNet's classes this way."""
+    if num_classes < 2:
+        raise ValueError(f"split_classes: need at least 2 classes, got {num_classes}")
+    order = np.random.default_rng(seed).permutation(num_classes)
+    half = num_classes // 2
+    return np.sort(order[:half]), np.sort(order[half:])
+
+
+def class_subset(dataset: Dataset, classes) -> Dataset:
+    """The samples of the given classes only, relabelled 0..len(classes)-1 in the order given
+    (class names follow), as a new Dataset named '<name>[c1,c2,...]'."""
+    classes = [int(c) for c in classes]
+    known = len(dataset.classes) or (int(dataset.labels.max()) + 1 if len(dataset) else 0)
+    bad = [c for c in classes if not 0 <= c < known]
+    if bad or len(set(classes)) != len(classes) or not classes:
+        raise ValueError(f"class_subset: classes must be distinct labels of "
+                         f"{dataset.name or 'the dataset'} in [0, {known}), got {classes}")
+    new_label = np.full(known, -1, dtype=np.int64)
+    new_label[classes] = np.arange(len(classes))
+    keep = np.flatnonzero(new_label[dataset.labels] >= 0)
+    names = [dataset.classes[c] for c in classes] if dataset.classes else []
+    return Dataset(dataset.images[keep], new_label[dataset.labels[keep]], names,
+                   f"{dataset.name}[{','.join(map(str, classes))}]")

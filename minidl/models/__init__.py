@@ -14,3 +14,5 @@ from ..pretrained import load_pretrained, pretrained_path
 # Lab 6 (issue 3): the lab's Fashion-MNIST CNN, a small CNN for 8x8 digits, the MLP baseline
 from .lab6 import ConvNet, digits_cnn, lab6_cnn
 from .mlp import mlp
+# Transfer studies (issue 18): numbered conv layers to copy the first k of
+from .layered_cnn import LayeredCNN, layered_cnn
