@@ -1,7 +1,7 @@
 """Data-parallel training on two cores: images per second of the lab CNN and ResNet-20 with
 1 rank x 1 thread, 1 rank x 2 threads and 2 ranks x 1 thread (MPI, minidl.distributed).
 
-    python benchmarks/distributed.py [--steps 20] [--quick] [--out benchmarks/results]
+    python benchmarks/distributed.py [--steps 20] [--rounds 3] [--quick] [--out benchmarks/results]
 
 Each configuration runs in fresh processes with its threads pinned (OPENBLAS_NUM_THREADS,
 OMP_NUM_THREADS and NUMBA_NUM_THREADS set to 1 or 2): ``python distributed.py --worker`` for one
@@ -16,6 +16,9 @@ a barrier). Scaling efficiency = (2 ranks' images/s) / (2 x 1 rank x 1 thread's)
 share of a step is DistributedOptimizer.seconds_in_allreduce (packing, the MPI_Allreduce
 including any wait for the other rank, unpacking) over the steps' time; the all-reduce alone
 (after a barrier, no waiting) is timed on the same buffer as well.
+
+The configurations run in turn, --rounds times (1x1, 1x2, 2x1, 1x1, ...), so that all of them see
+the same moments of a machine whose load drifts; each figure is the median over the rounds.
 """
 from __future__ import annotations
 
@@ -103,7 +106,7 @@ def mpiexec() -> str:
     return found
 
 
-def run_config(model_name: str, ranks: int, threads: int, batch: int, steps: int, warmup: int) -> dict:
+def run_once(model_name: str, ranks: int, threads: int, batch: int, steps: int, warmup: int) -> dict:
     env = dict(os.environ, PYTHONUNBUFFERED="1", **{v: str(threads) for v in THREAD_VARIABLES})
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--model", model_name,
                "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup)]
@@ -124,10 +127,23 @@ def run_config(model_name: str, ranks: int, threads: int, batch: int, steps: int
             "thread_env": {v: str(threads) for v in THREAD_VARIABLES}}
 
 
+def combine(runs: list[dict]) -> dict:
+    """One configuration's rounds: the medians over rounds, and each round's images/s."""
+    out = dict(runs[0])
+    for key in ("median_step_ms", "images_per_s", "allreduce_share"):
+        out[key] = statistics.median(r[key] for r in runs)
+    if runs[0]["allreduce_alone_ms"] is not None:
+        out["allreduce_alone_ms"] = statistics.median(r["allreduce_alone_ms"] for r in runs)
+    out["images_per_s_by_round"] = [r["images_per_s"] for r in runs]
+    out["step_ms"] = [r["step_ms"] for r in runs]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of every configuration, in turn")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--quick", action="store_true", help="3 steps, 1 warm-up: a smoke run")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -137,14 +153,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return worker(args.model, args.batch, args.steps, args.warmup)
-    steps, warmup = (3, 1) if args.quick else (args.steps, args.warmup)
+    steps, warmup, rounds = (3, 1, 1) if args.quick else (args.steps, args.warmup, args.rounds)
     load_before = os.getloadavg()
     results = {}
     for name in args.models:
         batch = MODELS[name][2]
-        rows = [run_config(name, ranks, threads, batch if ranks > 1 or threads == 1 else 2 * batch,
-                           steps, warmup) | {"config": label}
-                for label, ranks, threads in CONFIGS]
+        runs = [[run_once(name, ranks, threads, batch if ranks > 1 or threads == 1 else 2 * batch,
+                          steps, warmup) for label, ranks, threads in CONFIGS]
+                for _ in range(rounds)]
+        rows = [combine([r[i] for r in runs]) | {"config": label}
+                for i, (label, _, _) in enumerate(CONFIGS)]
         single, two_threads, two_ranks = rows
         results[name] = {
             "configs": rows,
@@ -165,7 +183,7 @@ def main() -> None:
     niceness = os.nice(0)
     command = " ".join(["python", "benchmarks/distributed.py", *sys.argv[1:]])
     payload = {"command": (f"nice -n {niceness} " if niceness else "") + command,
-               "steps": steps, "warmup": warmup, "machine": machine(),
+               "steps": steps, "warmup": warmup, "rounds": rounds, "machine": machine(),
                "load_average_before_after": [list(load_before), list(os.getloadavg())],
                "mpi": subprocess.run([mpiexec(), "--version"], capture_output=True,
                                      text=True).stdout.splitlines()[:2],
