@@ -48,7 +48,8 @@ def images(batch, shape):
 #
 # conv 16 5x5 -> batch norm -> ReLU -> max-pool -> conv 32 5x5 -> batch norm -> ReLU -> max-pool
 # -> linear 1568 -> 10, one training-mode forward pass with the loss. Each row is one op (in
-# forward order) with the arrays it keeps; `inputs` are activations an op holds only as its input.
+# forward order) with the arrays it keeps; `inputs` are activations an op takes as input that the
+# caller still holds (the graph itself keeps only what the ops save).
 
 # %%
 section("The lab CNN's ledger")
@@ -148,12 +149,13 @@ claim(rows["layer3"][1].total_bytes < 0.01 * full_book.total_bytes,
       f"training only the head keeps {rows['layer3'][1].total_bytes / 2**10:.1f} KB, under 1% of the "
       f"full model's {full_book.total_bytes / MB:.1f} MB")
 # layer3's first block adds a shortcut: its input subsampled and zero-padded to 64 channels. In the
-# full model that padded copy is made by recorded ops and the addition holds it as an input; from a
-# frozen input it is made without the graph, a plain array like the input itself.
-padded = batch * 64 * 8 * 8 * 4
-claim(full_kept["layer3"] - rows["layer2"][0]["layer3"] == padded,
-      f"layer3, still training, keeps what it kept in the full model but for the shortcut's padded "
-      f"copy of its input ({padded / MB:.3f} MB), which no longer needs the graph")
+# full model recorded ops make that padded copy, but the addition saves nothing (its gradient
+# passes through unchanged), and the graph keeps an op's output only while someone holds it: as
+# in PyTorch, the graph links ops, not tensors. So the copy is freed at once, in both cases.
+claim(full_kept["layer3"] == rows["layer2"][0]["layer3"],
+      f"layer3, still training, keeps exactly what it kept in the full model "
+      f"({full_kept['layer3'] / MB:.2f} MB): its shortcut's padded copy, which no op saves, "
+      f"is kept by neither")
 
 
 # %% [markdown]

@@ -140,15 +140,16 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
 
 
 @contextlib.contextmanager
-def _recording_options():
-    """Inside the block, remember the keyword options each recorded op was applied with
-    (``Conv2d.apply(x, w, b, stride=1, ...)``): replaying an op's forward needs them, and the
-    Function keeps only what its backward reads. {id(function): (function, options)}."""
+def _recording_ops():
+    """Inside the block, remember each recorded op with the keyword options it was applied with
+    (``Conv2d.apply(x, w, b, stride=1, ...)``), its input Tensors and its output: replaying an
+    op's forward needs them, and the graph keeps only what backward reads.
+    {id(function): (function, options, inputs, output)}."""
     recorded = {}
 
     def record(op, inputs, options, out):
         if grad_fn(out) is not None:
-            recorded[id(grad_fn(out))] = (grad_fn(out), options)
+            recorded[id(grad_fn(out))] = (grad_fn(out), options, inputs, out)
 
     with recording_ops(record):
         yield recorded
@@ -165,23 +166,22 @@ def check_ops(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, stop_at_first=
     in ``kinks``. Leaves' ``.grad`` are left as they were. With
     ``stop_at_first`` the list ends at the first op that fails.
     """
-    with _recording_options() as recorded:
+    with _recording_ops() as recorded:
         out = fn(*inputs)
-    tensors = tensors_in_forward_order(out)
-    made = [t for t in tensors if grad_fn(t) is not None]
-    leaves = [t for t in tensors if grad_fn(t) is None]
+    nodes = tensors_in_forward_order(out)
+    ops = [grad_fn(t) for t in nodes if grad_fn(t) is not None]
+    leaves = [t for t in nodes if grad_fn(t) is None]
     kept = [t.grad for t in leaves]
-    for t in made:
-        t.retain_grad()
+    for f in ops:
+        recorded[id(f)][3].retain_grad()      # each op's output, held by the record
     v = get_array_module(out.data).asarray(np.random.default_rng(seed).standard_normal(out.shape))
     out.backward(v, retain_graph=True)
     checks = []
-    for position in reversed(range(len(made))):
-        t = made[position]
-        f = grad_fn(t)
-        if t.grad is None:
+    for position in reversed(range(len(ops))):
+        f, options, op_inputs, made = recorded[id(ops[position])]
+        if made.grad is None:
             continue                          # no gradient reached this op
-        checks.append(_check_op(f, recorded[id(f)][1], t.grad, position, len(made), eps, atol, rtol))
+        checks.append(_check_op(f, options, op_inputs, made.grad, position, len(ops), eps, atol, rtol))
         if stop_at_first and not checks[-1].passed:
             break
     for t, g in zip(leaves, kept):
@@ -189,9 +189,9 @@ def check_ops(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, stop_at_first=
     return checks
 
 
-def _check_op(f, options, upstream, position, num_ops, eps, atol, rtol) -> OpCheck:
+def _check_op(f, options, inputs, upstream, position, num_ops, eps, atol, rtol) -> OpCheck:
     """f's backward(upstream) against central differences of <upstream, f.forward(inputs)>."""
-    arrays = [None if x is None else x.data for x in f.inputs]
+    arrays = [None if x is None else x.data for x in inputs]
 
     def run(values):
         fresh = type(f)()

@@ -1,13 +1,15 @@
 """Reading the recorded graph: which op made a tensor, and every tensor and op behind a result.
 
-A Tensor made by an op keeps that op (a ``Function``) as its ``grad_fn``; the op keeps its input
-Tensors in ``inputs``. These read-only helpers walk that structure for the instruments built on
+A Tensor made by an op keeps that op (a ``Function``) as its ``grad_fn``; the op keeps its inputs
+in ``inputs``: leaves as Tensors, other ops' outputs as ``minidl.node.Node`` (with shape and dtype,
+and the data only while the caller holds the tensor). These read-only helpers walk that structure for the instruments built on
 it (``minidl.viz`` draws it, ``minidl.memory`` weighs it, ``minidl.gradcheck`` replays it). After
 ``backward()`` the graph is gone unless it was called with ``retain_graph=True``.
 """
 from __future__ import annotations
 
-from .tensor import Function, Tensor, postorder
+from .node import postorder
+from .tensor import Function, Tensor
 
 __all__ = ["grad_fn", "tensors_in_forward_order", "functions_in_forward_order", "op_name"]
 

@@ -6,8 +6,8 @@ until ``backward()`` frees it:
     saved     the arrays stored as attributes on the Function (its cache: ReLU's output mask, a
               convolution's im2col columns, batch norm's x-hat, ...), also inside tuples, lists
               and dicts
-    inputs    the data of the non-leaf Tensors in ``Function.inputs``, which the graph keeps
-              alive even when backward never reads them
+    inputs    the data of the non-leaf input Tensors that the caller still holds (the graph
+              itself keeps only the op behind such a tensor, not its data: ``tensor._Node``)
 
 Each buffer is counted once however often it is referenced: a view counts as the array that owns
 its memory (following ``.base``), and a buffer goes to the first op, in forward order, that
@@ -16,14 +16,15 @@ tensors (parameters, the input batch) exists without the graph: it is reported a
 ``leaf_bytes`` and left out of ``total_bytes``.
 
 The peak during backward follows ``Tensor.backward``: it takes the ops from the output back,
-frees each op's saved arrays once its backward has run, keeps every tensor's data until the end
-(its list of tensors holds them), and holds a gradient for a tensor from the moment the first
-op that used it has run until the tensor's own op runs (a leaf's ``.grad`` stays). The scratch
-arrays an op allocates inside its own backward are not counted.
+frees each op's saved arrays once its backward has run, keeps the data of the tensors the caller
+holds, and holds a gradient for a tensor from the moment the first op that used it has run
+until the tensor's own op runs (a leaf's ``.grad`` stays). The scratch arrays an op allocates
+inside its own backward are not counted.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +47,11 @@ def owner(a):
     while _is_array(a.base):
         a = a.base
     return a
+
+
+def _nbytes(t) -> int:
+    """Bytes of a tensor's data from its shape and dtype (held or not)."""
+    return math.prod(t.shape) * np.dtype(t.dtype).itemsize
 
 
 def _arrays_in(value, path: str):
@@ -157,7 +163,7 @@ def ledger(root) -> Ledger:
                     row.saved.append(SavedArray(path, tuple(a.shape), str(a.dtype), base.nbytes))
     for fn, row in zip(functions, rows):
         for t in fn.inputs:
-            if t is not None and id(owner(t.data)) not in counted:
+            if t is not None and t.data is not None and id(owner(t.data)) not in counted:
                 counted.add(id(owner(t.data)))
                 row.input_arrays += 1
                 row.input_bytes += owner(t.data).nbytes
@@ -167,7 +173,8 @@ def ledger(root) -> Ledger:
 def _peak_backward(tensors, functions) -> int:
     """Bytes alive at the worst moment of a backward pass that runs the ops from the last back
     (leaf data not included, the leaves' new ``.grad`` included)."""
-    held = {id(owner(t.data)): owner(t.data).nbytes for t in tensors if grad_fn(t) is not None}
+    held = {id(owner(t.data)): owner(t.data).nbytes for t in tensors
+            if grad_fn(t) is not None and t.data is not None}
     leaf = {id(owner(t.data)) for t in tensors if grad_fn(t) is None}
     caches, holders = [], {}            # per op: {buffer id: bytes} of what only its cache keeps
     for fn in functions:
@@ -182,15 +189,15 @@ def _peak_backward(tensors, functions) -> int:
     grads = {}                          # tensor id -> bytes of its gradient, while it is held
     if functions:
         root = made_by[id(functions[-1])]
-        grads[id(root)] = root.data.nbytes
+        grads[id(root)] = _nbytes(root)
     peak = alive + sum(grads.values())
     for fn, own in zip(reversed(functions), reversed(caches)):
         wanted = [t for t in fn.inputs if t is not None and t.requires_grad]
         # while its backward runs: everything held, its upstream gradient and the new ones
-        peak = max(peak, alive + sum(grads.values()) + sum(t.data.nbytes for t in wanted))
+        peak = max(peak, alive + sum(grads.values()) + sum(_nbytes(t) for t in wanted))
         grads.pop(id(made_by[id(fn)]), None)
         for t in wanted:
-            grads.setdefault(id(t), t.data.nbytes)
+            grads.setdefault(id(t), _nbytes(t))
         for k in own:                   # the op is freed, and with it what only it kept
             holders[k] -= 1
             if holders[k] == 0:

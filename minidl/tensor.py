@@ -20,6 +20,7 @@ import numpy as np
 
 from . import backend
 from .backend import get_array_module
+from .node import Node, accumulate, edge, free, topological_order
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _grad_state = threading.local()
@@ -140,6 +141,7 @@ class Tensor:
         self._ctx: Function | None = None   # the Function that produced this tensor
         self._retain_grad = False
         self._graph_freed = False            # backward() freed the op that produced it
+        self._node: Node | None = None      # what the graph keeps of it, once an op takes it
 
     # ----- array-like facts -------------------------------------------------------------------
     @property
@@ -244,7 +246,7 @@ class Tensor:
                 raise ShapeError("backward", f"grad of shape {self.shape}", tuple(grad.shape))
 
         grads = {id(self): grad}
-        for node in _topological_order(self):
+        for node in topological_order(self):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
@@ -254,7 +256,7 @@ class Tensor:
                     f"backward() freed the ops behind this tensor (shape {node.shape}); pass "
                     "retain_graph=True to the first backward() to keep them, or recompute the forward")
             if node._ctx is None or node._retain_grad:
-                node.grad = g if node.grad is None else node.grad + g
+                accumulate(node, g)
             fn = node._ctx
             if fn is None:
                 continue
@@ -267,8 +269,7 @@ class Tensor:
                 key = id(inp)
                 grads[key] = gi if key not in grads else grads[key] + gi
             if not retain_graph:
-                node._ctx = None   # free the graph: saved arrays go with the Function
-                node._graph_freed = True
+                free(node)         # saved arrays go with the Function
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -331,35 +332,6 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def postorder(root: Tensor, inputs) -> list[Tensor]:
-    """root and the tensors reachable from it through ``inputs(tensor)`` (the input tensors to
-    follow, in the order to visit them), each once and after everything it was computed from.
-
-    An explicit stack instead of recursion, so a 1000-layer net does not hit Python's limit.
-    """
-    order, visited = [], set()
-    stack = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        stack.extend((t, False) for t in inputs(node) if id(t) not in visited)
-    return order
-
-
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors reachable from root through inputs that require grad, each after every tensor
-    that uses it: the order of the backward pass."""
-    def needing_grad(node):
-        return [] if node._ctx is None else [t for t in node._ctx.inputs if t is not None and t.requires_grad]
-    return postorder(root, needing_grad)[::-1]
-
-
 class Function:
     """A differentiable op. Subclasses write two methods, side by side:
 
@@ -387,7 +359,7 @@ class Function:
         out = Tensor(fn.forward(*(None if t is None else t.data for t in tensors), **options))
         if any(fn.needs_input_grad):
             out.requires_grad = True
-            fn.inputs = tensors
+            fn.inputs = tuple(edge(t) for t in tensors)
             out._ctx = fn
         if getattr(_grad_state, "recorder", None) is not None:
             _grad_state.recorder(cls, tensors, options, out)

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     ("base", ["minidl.process", "minidl.backend", "minidl.geometry"]),
     ("kernels", ["minidl.kernels"]),
-    ("tensor", ["minidl.tensor", "minidl.random", "minidl.graph"]),
+    ("tensor", ["minidl.node", "minidl.tensor", "minidl.random", "minidl.graph"]),
     ("functional", ["minidl.functional", "minidl.gradcheck"]),
     ("library", ["minidl.nn", "minidl.optim", "minidl.data", "minidl.serialization",
                  "minidl.download", "minidl.progress", "minidl.plot", "minidl.train", "minidl.cuda",

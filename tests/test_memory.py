@@ -1,5 +1,7 @@
 """minidl.memory: the ledger counts exactly the arrays each op keeps, once each, and the peak of
 a backward pass follows the order in which backward frees them."""
+import weakref
+
 import numpy as np
 
 import minidl
@@ -117,31 +119,48 @@ def _arrays(attrs):
 
 def test_the_backward_peak_of_a_chain_by_hand():
     """x (leaf, 80 B) -> a = SavesScratch(x) (keeps 80 B scratch) -> b = SavesInput(a) -> root.
-    Held throughout: a and b and root's data (3 x 80 B) and the scratch until a's op runs.
-    Running root's op (SavesNothing): grads of root and b in flight: 160 B -> 240 + 80 + 160.
-    Running b's op: grads b, a: same. Running a's op: grads a, x: same. So 480 bytes."""
+    The caller holds only root: b, which no op saves, is gone; a lives on in b's op. Held after
+    the forward pass: root's data, the scratch and a (3 x 80 B). Running root's op (SavesNothing):
+    grads of root and b in flight, 160 B -> 400. Running b's op: grads b and a: the same; then
+    b's op is freed and a with it. Running a's op: 160 + grads a, x. So 400 bytes."""
     x = Tensor(np.ones(10), requires_grad=True)
     root = SavesNothing.apply(SavesInput.apply(SavesScratch.apply(x)))
     book = ledger(root)
     assert [(r.op, r.saved_bytes) for r in book.ops] == [("SavesScratch", 80), ("SavesInput", 80),
                                                          ("SavesNothing", 0)]
-    assert book.total_bytes == 80 + 80 + 80     # scratch, a (saved by b's op), b (root's input)
-    assert book.peak_backward_bytes == 3 * 80 + 80 + 2 * 80
+    assert book.total_bytes == 80 + 80          # the scratch and a (saved by b's op); b is freed
+    assert book.peak_backward_bytes == 3 * 80 + 2 * 80
+
+
+def test_a_tensor_the_caller_holds_is_counted_as_an_input_and_freed_when_dropped():
+    """The graph keeps an op's output only while the caller does: held, b (root's input, saved
+    by no op) counts 80 B; dropped, it is freed and the ledger no longer counts it."""
+    x = Tensor(np.ones(10), requires_grad=True)
+    b = SavesNothing.apply(x, None)
+    root = SavesNothing.apply(b, None)
+    assert ledger(root).total_bytes == 80 and ledger(root).ops[1].input_bytes == 80
+    probe = weakref.ref(b.data)
+    del b
+    assert probe() is None and ledger(root).total_bytes == 0
+    root.backward(np.ones(10))
+    np.testing.assert_array_equal(x.grad, np.ones(10))     # the gradient still flows through b
 
 
 def test_a_fan_out_holds_both_branch_gradients():
-    """root = SavesNothing(b1, b2) with b1, b2 = SavesNothing(a) each: running root's op holds
-    root's grad and the two new ones; then b2's op: b1 and b2 still pending plus a's new one."""
+    """root = SavesNothing(b1, b2) with b1, b2 = SavesNothing(a) each, the caller holding a and
+    root: running root's op holds root's grad and the two new ones; then b2's op: b1 and b2
+    still pending plus a's new one."""
     x = Tensor(np.ones(10), requires_grad=True)
     a = SavesNothing.apply(x)
     root = SavesNothing.apply(SavesNothing.apply(a), SavesNothing.apply(a))
-    data = 4 * 80                                   # a, b1, b2, root
+    data = 2 * 80                                   # a and root: b1, b2 are not held
     assert ledger(root).peak_backward_bytes == data + 3 * 80
 
 
 def test_frozen_stages_keep_nothing_and_the_stages_split_the_ledger():
     minidl.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64, 2))
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64, 2),
+                          nn.ReLU())
     x = Tensor(np.ones((2, 1, 4, 4), np.float32))
     full = ledger(model(x).sum())
     freeze(model, names=["0"])
@@ -154,5 +173,6 @@ def test_frozen_stages_keep_nothing_and_the_stages_split_the_ledger():
     stages = by_stage(frozen_loss, outputs)
     # the ReLU after the frozen conv has no input that needs a gradient either: not recorded
     assert list(stages) == ["0", "1", "3", "after"] and stages["0"] == stages["1"] == 0
-    assert stages["3"] == ledger(outputs["3"]).total_bytes > 0
+    # the head's product on a constant input keeps only leaves (that input and the weight)
+    assert stages["3"] == ledger(outputs["3"]).total_bytes == 0 < stages["after"]
     assert sum(stages.values()) == frozen.total_bytes
