@@ -134,3 +134,19 @@ def test_an_op_across_the_batch_fixes_the_batch_size_with_a_warning(tmp_path):
         path = minidl.onnx.export(Whole(), x, tmp_path / "w.onnx")
     np.testing.assert_array_equal(minidl.onnx.run(path, x), x.ravel() * 2)
     assert onnx.load(path).graph.input[0].type.tensor_type.shape.dim[0].dim_value == 2
+
+
+def test_weights_round_trip_through_safetensors_and_onnx_with_equal_logits(tmp_path):
+    pytest.importorskip("safetensors", reason="the safetensors extra is not installed")
+    from minidl.pretrained import load_weights
+    original = with_statistics(build_model("resnet20"), seed=3)
+    rng = np.random.default_rng(3)
+    original.load_state_dict({k: (v + rng.normal(0, 0.05, v.shape)).astype(v.dtype)
+                              for k, v in original.state_dict().items()})
+    minidl.save(original.state_dict(), tmp_path / "r20.safetensors")
+    restored = load_weights(build_model("resnet20"), tmp_path / "r20.safetensors").eval()
+    x = rng.standard_normal((4, 3, 32, 32)).astype(np.float32)
+    np.testing.assert_array_equal(minidl_logits(restored, x), minidl_logits(original, x))
+    path = minidl.onnx.export(restored, x[:2], tmp_path / "r20.onnx")
+    expected = minidl_logits(original, x)
+    assert np.abs(minidl.onnx.run(path, x) - expected).max() <= RTOL * np.abs(expected).max()
