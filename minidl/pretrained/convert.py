@@ -71,7 +71,8 @@ class ConversionReport:
                  f"model entries filled"]
         if self.renamed:
             prefixes = sorted({_changed_prefix(old, new) for old, new in self.renamed})
-            lines.append(f"  renamed {len(self.renamed)} keys ({', '.join(prefixes)})")
+            more = f", and {len(prefixes) - 3} more kinds" if len(prefixes) > 3 else ""
+            lines.append(f"  renamed {len(self.renamed)} keys ({', '.join(prefixes[:3])}{more})")
         if self.dropped:
             lines.append(f"  dropped {len(self.dropped)} '{_DROPPED_SUFFIX}' counters")
         for title, keys in (("missing from the checkpoint", self.missing),
