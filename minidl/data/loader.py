@@ -81,13 +81,7 @@ class DataLoader:
         return {"rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        state = state_dict.get("rng") if isinstance(state_dict, dict) else None
-        if not isinstance(state, dict) or state.get("bit_generator") != \
-                self.rng.bit_generator.state["bit_generator"]:
-            raise ValueError(f"DataLoader.load_state_dict: expected {{'rng': a "
-                             f"{type(self.rng.bit_generator).__name__} state}}, got "
-                             f"{str(state_dict)[:80]}")
-        self.rng.bit_generator.state = state
+        restore_rng(self.rng, state_dict, "DataLoader.load_state_dict")
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
@@ -125,6 +119,16 @@ class DataLoader:
         x = np.stack([np.asarray(item[0]) for item in items])
         _, y = _checked_arrays(x, np.asarray([item[1] for item in items]))
         return x, y
+
+
+def restore_rng(rng: np.random.Generator, state_dict, where: str, extra: str = "") -> None:
+    """Set rng to state_dict["rng"], a state of rng's own bit generator, or raise ValueError
+    saying where, what was expected (``extra``: the other keys) and what came."""
+    state = state_dict.get("rng") if isinstance(state_dict, dict) else None
+    kind = type(rng.bit_generator).__name__
+    if not isinstance(state, dict) or state.get("bit_generator") != kind:
+        raise ValueError(f"{where}: expected {{'rng': a {kind} state{extra}}}, got {str(state_dict)[:80]}")
+    rng.bit_generator.state = state
 
 
 def _is_number(value) -> bool:

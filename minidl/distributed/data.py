@@ -24,6 +24,7 @@ import numpy as np
 
 from ..data import DataLoader, Dataset
 from ..data.arguments import check_int
+from ..data.loader import restore_rng
 
 __all__ = ["ShardedLoader", "shard_indices"]
 
@@ -115,11 +116,5 @@ class ShardedLoader:
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Continue from state_dict(), or from a DataLoader's (one process's run: same shuffle)."""
-        state = state_dict.get("rng") if isinstance(state_dict, dict) else None
-        if not isinstance(state, dict) or state.get("bit_generator") != \
-                self.rng.bit_generator.state["bit_generator"]:
-            raise ValueError(f"ShardedLoader.load_state_dict: expected {{'rng': a "
-                             f"{type(self.rng.bit_generator).__name__} state, 'epoch': int}}, "
-                             f"got {str(state_dict)[:80]}")
-        self.rng.bit_generator.state = state
+        restore_rng(self.rng, state_dict, "ShardedLoader.load_state_dict", ", 'epoch': int")
         self.epoch = int(state_dict.get("epoch", 0))
