@@ -99,7 +99,7 @@ class DataLoader:
                  else self.rng.permutation(n) if self.shuffle else None)
         if order is not None and len(order) != n:
             raise ValueError(f"DataLoader: the sampler gave {len(order)} indices, its len() says {n}")
-        for i in range(n // self.batch_size if self.drop_last else -(-n // self.batch_size)):
+        for i in range(len(self)):
             start, stop = i * self.batch_size, min((i + 1) * self.batch_size, n)
             idx = order[start:stop] if order is not None else slice(start, stop)
             x, y = self._fetch(idx)
