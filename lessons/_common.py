@@ -181,3 +181,54 @@ def transfer_target(lesson: Lesson, per_class_train: int, per_class_test: int):
     data = prepare(train, test, transform=Compose([size, GrayToRGB()]),
                    stats=(CIFAR10_MEAN, CIFAR10_STD))          # the source network's statistics
     return (*data.train, *data.test, data.classes, name)
+
+
+def with_weights(lesson: Lesson, build):
+    """build() -> a network with published weights, e.g. ``lambda: resnet_cifar(20,
+    pretrained=True)``. Offline without a copy (no MINIDL_WEIGHTS folder holding one), the rest
+    of the lesson cannot run: print minidl's one-message explanation (where it looked, what to
+    set), end the lesson cleanly and exit with status 0, as the CLI answers it without a
+    traceback."""
+    from minidl.pretrained import WeightsNotFoundError
+
+    try:
+        return build()
+    except WeightsNotFoundError as err:
+        print(f"\nNOTE: the rest of {lesson.name} needs published weights that are not on this "
+              f"machine, so it stops here.\n{err}")
+        lesson.done()
+        raise SystemExit(0) from None
+
+
+def class_halves(lesson: Lesson, per_class_train: int, per_class_test: int, split_seed: int = 1):
+    """A *similar* source and target (lessons 10 and 12): Fashion-MNIST's ten classes split at
+    random into halves A and B (minidl.data.split_classes(10, seed=1): A = T-shirt/top, Trouser,
+    Coat, Sneaker, Bag; B = Pullover, Dress, Sandal, Shirt, Ankle boot; the split of
+    benchmarks/yosinski_fashion.py). Same domain, different classes. Balanced subsets, images
+    (N, 1, 28, 28) normalised with the whole training split's mean and std.
+    Falls back to scikit-learn's 8x8 digits (split the same way) when Fashion-MNIST is missing.
+
+    Returns ({"A": (x_train, y_train, x_test, y_test, class names), "B": ...}, data set name).
+    """
+    from minidl.data import (DatasetNotFoundError, class_subset, digits, fashion_mnist, split_classes,
+                             subset, to_float)
+
+    try:
+        train, test, name = fashion_mnist("train", download=False), fashion_mnist("test", download=False), \
+            "Fashion-MNIST"
+    except DatasetNotFoundError as err:
+        print(f"NOTE: Fashion-MNIST is not on this machine, so this part uses scikit-learn's 8x8 "
+              f"digits.\n{err}")
+        train, test, name = digits("train"), digits("test"), "digits"
+        per_class_train, per_class_test = min(per_class_train, 100), min(per_class_test, 30)
+    pixels = to_float(train.images)
+    mean, std = float(pixels.mean()), float(pixels.std())
+    halves = {}
+    for half, classes in zip("AB", split_classes(10, split_seed)):
+        tr = subset(class_subset(train, classes), per_class_train, seed=0)
+        te = subset(class_subset(test, classes), per_class_test, seed=1)
+        halves[half] = ((to_float(tr.images) - mean) / std, tr.labels,
+                        (to_float(te.images) - mean) / std, te.labels, tr.classes)
+        print(f"half {half} of {name}: {', '.join(tr.classes)}; {len(tr)} training and {len(te)} "
+              f"test images")
+    return halves, name

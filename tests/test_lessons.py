@@ -109,3 +109,31 @@ def test_course_index_lists_every_lesson():
     index = (LESSONS_DIR / "README.md").read_text()
     missing = [p.name for p in LESSONS if p.name not in index]
     assert not missing, f"lessons/README.md does not list {missing}"
+
+
+def test_a_transfer_lesson_without_weights_ends_cleanly_with_one_message(tmp_path):
+    """Offline without the pretrained weights, lessons 10-11 stop at the part that needs them:
+    minidl's one-message explanation, no traceback, exit status 0 (as the CLI answers it)."""
+    script = tmp_path / "97_no_weights.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(LESSONS_DIR)!r})\n"
+        "from _common import claim, start, with_weights\n"
+        "from minidl.pretrained import WeightsNotFoundError\n"
+        "lesson = start('97_no_weights', 'A lesson whose second part needs weights.')\n"
+        "claim(True, 'the first part ran')\n"
+        "def build():\n"
+        "    raise WeightsNotFoundError('resnet20: no copy in /nowhere; set MINIDL_WEIGHTS')\n"
+        "net = with_weights(lesson, build)\n"
+        "print('never reached')\n")
+    proc = run_script([script, "--quick", "--out", tmp_path / "out"], timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "claim: the first part ran ... OK" in proc.stdout
+    assert "resnet20: no copy in /nowhere; set MINIDL_WEIGHTS" in proc.stdout
+    assert "needs published weights" in proc.stdout and "All claims held" in proc.stdout
+    assert "never reached" not in proc.stdout
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for name in ("10_feature_extraction.py", "11_fine_tuning.py"):
+        text = (LESSONS_DIR / name).read_text()
+        first = next(line for line in text.splitlines() if "pretrained=True" in line)
+        assert "with_weights(" in first, f"{name} loads weights before with_weights: {first.strip()}"
