@@ -1,4 +1,5 @@
-"""Shared test settings: hypothesis profiles and the GPU marker's skip."""
+"""Shared test settings: hypothesis profiles, the GPU marker's skip, and the network cut off
+from the published weights."""
 import os
 
 import pytest
@@ -18,3 +19,22 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def without_published_weights(tmp_path, monkeypatch):
+    """cut(weights) hides every copy of the published ResNet-20 but what the folder ``weights``
+    holds (MINIDL_WEIGHTS; None: unset): no shared folder, an empty cache, and its URL a port
+    that refuses connections (the network absent)."""
+    from minidl.pretrained import PRETRAINED, locate
+
+    def cut(weights=None):
+        monkeypatch.setattr(locate, "SHARED_DIR", tmp_path / "no-shared")
+        monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
+        if weights is None:
+            monkeypatch.delenv("MINIDL_WEIGHTS", raising=False)
+        else:
+            monkeypatch.setenv("MINIDL_WEIGHTS", str(weights))
+        entry = PRETRAINED["resnet20"]
+        monkeypatch.setitem(PRETRAINED, "resnet20", entry._replace(url="http://127.0.0.1:9/" + entry.file))
+    return cut

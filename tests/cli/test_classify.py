@@ -10,7 +10,7 @@ import minidl
 from minidl.__main__ import main
 from minidl.cli.classify import load_image
 from minidl.models import CIFAR10_CLASSES, normalize, resnet20
-from minidl.pretrained import PRETRAINED, locate
+from minidl.pretrained import locate
 
 
 @pytest.fixture
@@ -75,14 +75,10 @@ def test_torchvisions_weights_not_on_disk_end_in_one_message_with_the_address(im
 
 
 def test_missing_image_and_offline_weights_end_in_one_message_not_a_traceback(image, tmp_path, capsys,
-                                                                               monkeypatch):
+                                                                               without_published_weights):
     assert main(["classify", "resnet20", str(tmp_path / "none.png")]) == 2
     assert "none.png" in capsys.readouterr().err
-    monkeypatch.setattr(locate, "SHARED_DIR", tmp_path / "no-shared")
-    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("MINIDL_WEIGHTS", raising=False)
-    entry = PRETRAINED["resnet20"]
-    monkeypatch.setitem(PRETRAINED, "resnet20", entry._replace(url="http://127.0.0.1:9/" + entry.file))
+    without_published_weights(None)
     assert main(["classify", "resnet20", str(image)]) == 2
     err = capsys.readouterr().err
     assert "MINIDL_WEIGHTS" in err and "Traceback" not in err

@@ -12,18 +12,13 @@ import minidl
 from minidl import data as D
 from minidl.__main__ import main
 from minidl.models.zoo import build_model
-from minidl.pretrained import PRETRAINED, locate
 
 WEIGHTS = Path(os.environ.get("MINIDL_WEIGHTS") or Path(__file__).resolve().parents[3] / "shared" / "pretrained")
 
 
 @pytest.fixture
-def offline(tmp_path, monkeypatch):
-    monkeypatch.setattr(locate, "SHARED_DIR", tmp_path / "no-shared")
-    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MINIDL_WEIGHTS", str(tmp_path))
-    entry = PRETRAINED["resnet20"]
-    monkeypatch.setitem(PRETRAINED, "resnet20", entry._replace(url="http://127.0.0.1:9/" + entry.file))
+def offline(tmp_path, without_published_weights):
+    without_published_weights(tmp_path)
     return tmp_path
 
 

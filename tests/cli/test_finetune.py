@@ -11,7 +11,6 @@ from PIL import Image
 import minidl
 from minidl.__main__ import main
 from minidl.models import resnet20
-from minidl.pretrained import PRETRAINED, locate
 
 RUN_FILES = ("history.json", "learning_curves.png", "confusion_matrix.png", "filters.png",
              "samples.png", "best.npz")
@@ -32,12 +31,8 @@ def source(tmp_path_factory):
 
 
 @pytest.fixture
-def offline(source, tmp_path, monkeypatch):
-    monkeypatch.setattr(locate, "SHARED_DIR", tmp_path / "no-shared")
-    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MINIDL_WEIGHTS", str(source[0]))
-    entry = PRETRAINED["resnet20"]
-    monkeypatch.setitem(PRETRAINED, "resnet20", entry._replace(url="http://127.0.0.1:9/" + entry.file))
+def offline(source, without_published_weights):
+    without_published_weights(source[0])
     return source[1]
 
 

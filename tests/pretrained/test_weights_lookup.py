@@ -7,20 +7,16 @@ import pytest
 
 import minidl
 from minidl.models import resnet20
-from minidl.pretrained import PRETRAINED, WeightsNotFoundError, locate, pretrained_path
+from minidl.pretrained import WeightsNotFoundError, pretrained_path
 
 
 @pytest.fixture
-def offline(tmp_path, monkeypatch):
+def offline(tmp_path, without_published_weights):
     """No shared copy, an empty cache, MINIDL_WEIGHTS at an empty folder, and a download URL
     that refuses connections (the network absent)."""
     weights = tmp_path / "weights"
     weights.mkdir()
-    monkeypatch.setattr(locate, "SHARED_DIR", tmp_path / "no-shared")
-    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MINIDL_WEIGHTS", str(weights))
-    entry = PRETRAINED["resnet20"]
-    monkeypatch.setitem(PRETRAINED, "resnet20", entry._replace(url="http://127.0.0.1:9/" + entry.file))
+    without_published_weights(weights)
     return weights
 
 
