@@ -28,13 +28,16 @@ def _layout(x, w, stride, padding, dilation, groups, block_bytes):
     return rows, positions, (oh, ow), max(1, min(n, block_bytes // (rows * positions * x.itemsize)))
 
 
-def blocked_conv2d_forward(xp, im2col, block_bytes, x, w, b, stride, padding, dilation, groups):
-    """x (N, C, H, W), w (F, C/groups, kh, kw), b (F,) or None -> y (N, F, OH, OW)."""
+def blocked_conv2d_forward(xp, im2col, block_bytes, x, w, b, stride, padding, dilation, groups,
+                           out=None):
+    """x (N, C, H, W), w (F, C/groups, kh, kw), b (F,) or None -> y (N, F, OH, OW), written into
+    ``out`` (a C-contiguous array of that shape) when given."""
     n = x.shape[0]
     f, cg, kh, kw = w.shape
     rows, positions, (oh, ow), step = _layout(x, w, stride, padding, dilation, groups, block_bytes)
     w = w.reshape(groups, f // groups, cg * kh * kw)
-    y = xp.empty((n, groups, f // groups, positions), dtype=x.dtype)
+    shape = (n, groups, f // groups, positions)
+    y = xp.empty(shape, dtype=x.dtype) if out is None else out.reshape(shape)
     block = xp.empty(rows * step * positions, dtype=x.dtype)
     for i in range(0, n, step):
         m = min(step, n - i)
@@ -53,15 +56,16 @@ def blocked_conv2d_forward(xp, im2col, block_bytes, x, w, b, stride, padding, di
 
 
 def blocked_conv2d_backward(xp, im2col, col2im, block_bytes, g, x, w, stride, padding, dilation,
-                            groups, need_dx=True, need_dw=True):
+                            groups, need_dx=True, need_dw=True, dx_out=None):
     """dL/dy (N, F, OH, OW) -> (dL/dx (N, C, H, W) or None, dL/dW like w or None), block by block:
-    dW sums G_b cols_b^T over the blocks, dx[block] = col2im(W^T G_b)."""
+    dW sums G_b cols_b^T over the blocks, dx[block] = col2im(W^T G_b); dL/dx is written into
+    ``dx_out`` (an array like x) when given."""
     n = x.shape[0]
     f, cg, kh, kw = w.shape
     rows, positions, _, step = _layout(x, w, stride, padding, dilation, groups, block_bytes)
     geometry = (kh, kw, stride, padding, dilation)
     w_t = xp.ascontiguousarray(w.reshape(groups, f // groups, cg * kh * kw).swapaxes(-1, -2))
-    dx = xp.empty(x.shape, dtype=g.dtype) if need_dx else None
+    dx = (xp.empty(x.shape, dtype=g.dtype) if dx_out is None else dx_out) if need_dx else None
     dw = xp.zeros((groups, f // groups, cg * kh * kw), dtype=g.dtype) if need_dw else None
     block = xp.empty(rows * step * positions, dtype=x.dtype) if need_dw else None
     for i in range(0, n, step):

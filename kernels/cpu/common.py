@@ -15,6 +15,9 @@ from ...process import OPENMP_SPINS
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 JIT = dict(cache=True, parallel=True, fastmath=False)
+# The same loops compiled for the calling thread alone (prange runs as range), free of the GIL:
+# what the convolution's worker threads run (``threads.py``).
+ONE_THREAD = dict(cache=True, parallel=False, nogil=True, fastmath=False)
 u = np.uint64
 
 # Below this many elements a kernel runs on the calling thread alone: waking the other threads

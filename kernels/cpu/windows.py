@@ -2,7 +2,8 @@
 
 Same signatures and results as the references in ``minidl.functional.conv``. Each element is
 visited once, and ``prange`` spreads the rows (im2col) or the (channel, block of images) slabs
-(col2im) over the cores.
+(col2im) over the cores; with ``one_thread=True`` the same loops run on the calling thread alone
+(the convolution's worker threads, ``threads.py``, each take a share of the images instead).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from numba import njit, prange
 
 from ...geometry import out_array, window_geometry
 from ..checks import col2im_geometry
-from .common import JIT, float_array, run, u
+from .common import JIT, ONE_THREAD, float_array, run, u
 
 
 @njit(cache=True)
@@ -84,37 +85,48 @@ def _col2im(cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, chunk)
                             dx[u(base + ox * sw)] += cols[u(r + ox)]
 
 
+_im2col_one_thread = njit(**ONE_THREAD)(_im2col.py_func)
+_col2im_one_thread = njit(**ONE_THREAD)(_col2im.py_func)
+
 # A col2im task keeps this many bytes of dx planes in cache (half of a 512 kB L2 cache).
 _COL2IM_SLAB = 256 << 10
 
 
-def _col2im_chunk(n: int, c: int, plane_bytes: int) -> int:
+def _col2im_chunk(n: int, c: int, plane_bytes: int, threads: int) -> int:
     """Images per col2im task: as many as fit the slab, but enough tasks to keep the cores busy."""
     chunk = max(1, min(n, _COL2IM_SLAB // plane_bytes))
-    while chunk > 1 and c * -(-n // chunk) < 4 * numba.get_num_threads():
+    while chunk > 1 and c * -(-n // chunk) < 4 * threads:
         chunk = -(-chunk // 2)
     return chunk
 
 
-def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
+def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None, one_thread=False):
     """(N, C, H, W) -> columns (C*kh*kw, N*OH*OW); the layout of the reference im2col."""
     x = float_array(x, "x", "im2col", (4,))
     n, c, h, w = x.shape
     kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = window_geometry(
         "im2col", (h, w), kh, kw, stride, padding, dilation)
     cols = out_array(out, (c * kh * kw, n * oh * ow), x.dtype, "im2col", np)
-    run(_im2col, cols.size, x.reshape(-1), cols.reshape(-1),
-        n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    args = (x.reshape(-1), cols.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    if one_thread:
+        _im2col_one_thread(*args)
+    else:
+        run(_im2col, cols.size, *args)
     return cols
 
 
-def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), one_thread=False):
     """Columns (C*kh*kw, N*OH*OW) -> image (N, C, H, W), summing where windows overlap."""
     cols = float_array(cols, "cols", "col2im", (2,))
     (n, c, h, w), (kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow) = col2im_geometry(
         cols, x_shape, kh, kw, stride, padding, dilation)
     dx = np.empty((n, c, h, w), dtype=cols.dtype)
-    run(_col2im, cols.size, cols.reshape(-1), dx.reshape(-1),
-        n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, _col2im_chunk(n, c, h * w * dx.itemsize))
+    threads = 1 if one_thread else numba.get_num_threads()
+    args = (cols.reshape(-1), dx.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow,
+            _col2im_chunk(n, c, h * w * dx.itemsize, threads))
+    if one_thread:
+        _col2im_one_thread(*args)
+    else:
+        run(_col2im, cols.size, *args)
     return dx
 

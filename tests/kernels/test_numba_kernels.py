@@ -19,6 +19,7 @@ from minidl.functional.norm import batch_norm_backward, batch_norm_forward_eval,
 from minidl.functional.pool import max_pool2d_backward, max_pool2d_forward
 from minidl.kernels import cpu as nb
 from minidl.kernels.cpu import conv as nb_conv
+from minidl.kernels.cpu import threads as nb_threads
 from minidl.kernels.cpu import windows as nb_windows
 from .window_cases import cases, pointwise_inputs
 
@@ -49,6 +50,8 @@ def test_im2col_matches_reference(case, contiguous):
     ref_out = np.full(expected.shape, np.nan, dtype=expected.dtype)
     assert im2col.reference(x, *case.args, out=ref_out) is ref_out
     assert_same(ref_out, expected)
+    one = np.full(expected.shape, np.nan, dtype=expected.dtype)      # the worker threads' loops
+    assert_same(nb.im2col(x, *case.args, out=one, one_thread=True), expected)
 
 
 @settings(max_examples=40, deadline=None)
@@ -56,22 +59,27 @@ def test_im2col_matches_reference(case, contiguous):
 def test_col2im_matches_reference(case):
     cols_shape = im2col.reference(np.zeros(case.shape, case.dtype), *case.args).shape
     cols = case.normal(cols_shape)
-    actual = nb.col2im(cols, case.shape, *case.args)
     expected = col2im.reference(cols, case.shape, *case.args)
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    np.testing.assert_allclose(actual, expected, **SUM_TOL[case.dtype])
+    for one_thread in (False, True):
+        actual = nb.col2im(cols, case.shape, *case.args, one_thread=one_thread)
+        assert actual.shape == expected.shape and actual.dtype == expected.dtype
+        np.testing.assert_allclose(actual, expected, **SUM_TOL[case.dtype])
 
 
+@pytest.mark.parametrize("one_thread", [False, True])
 @pytest.mark.parametrize("slab_planes", [1, 2, 3, 100])
-def test_col2im_gives_the_same_bits_however_the_images_are_split_into_tasks(monkeypatch, slab_planes):
+def test_col2im_gives_the_same_bits_however_the_images_are_split_into_tasks(monkeypatch, slab_planes,
+                                                                            one_thread):
     """Each task sums a (channel, block of images) slab of dx; blocks of 1, 2, 3 or all 7 images
-    (a short last block included) must change nothing, not even the rounding."""
+    (a short last block included), on Numba's threads or on the calling thread alone, must change
+    nothing, not even the rounding."""
     shape, args = (7, 3, 5, 5), (3, 3, (1, 1), (1, 1), (1, 1))
     cols = np.random.default_rng(0).standard_normal((27, 7 * 25)).astype(np.float32)
     plane_bytes = 25 * cols.itemsize
     monkeypatch.setattr(nb_windows, "_COL2IM_SLAB", slab_planes * plane_bytes)
-    assert nb_windows._col2im_chunk(7, 3, plane_bytes) <= slab_planes
-    np.testing.assert_array_equal(nb.col2im(cols, shape, *args), col2im.reference(cols, shape, *args))
+    assert nb_windows._col2im_chunk(7, 3, plane_bytes, 2) <= slab_planes
+    np.testing.assert_array_equal(nb.col2im(cols, shape, *args, one_thread=one_thread),
+                                  col2im.reference(cols, shape, *args))
 
 
 @st.composite
@@ -87,9 +95,12 @@ def conv_inputs(draw):
 
 
 @settings(max_examples=40, deadline=None)
-@given(inputs=conv_inputs(), block_images=st.sampled_from([None, 1, 2]))
-def test_conv2d_forward_and_backward_match_reference_in_blocks_of_any_size(inputs, block_images):
-    check_fast_convolution(inputs, block_images)
+@given(inputs=conv_inputs(), block_images=st.sampled_from([None, 1, 2]), shares=st.integers(1, 3))
+def test_conv2d_forward_and_backward_match_reference_in_blocks_of_any_size(inputs, block_images, shares):
+    """Also split over 1, 2 or 3 worker threads (uneven shares when N is not a multiple): each
+    share writes its images' y and dL/dx, and dL/dW sums the shares' parts."""
+    with mock.patch.object(nb_threads, "shares", lambda n: max(1, min(n, shares))):
+        check_fast_convolution(inputs, block_images)
 
 
 @st.composite

@@ -1,0 +1,82 @@
+"""A batch of images split over a few Python threads, one per core: how the CPU convolution uses
+every core without handing them between thread pools.
+
+A convolution alternates im2col and col2im (Numba) with matrix products (OpenBLAS), and each
+library has its own pool of threads. Run one after the other, the pools hand the cores back and
+forth a dozen times a layer, and an idle pool whose threads spin (an OpenMP runtime that
+``import torch`` started before minidl, an OpenBLAS started before minidl set its timeout) steals
+the cores the other needs. Here each worker thread takes a share of the images and does all of
+it alone: the Numba loops compiled for one thread (free of the GIL), and OpenBLAS held to one
+thread while the shares run. No pool waits on another, whatever was imported first.
+
+``numba.set_num_threads`` sets how many shares (threadpoolctl's BLAS limit is saved and put back).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import numba
+from threadpoolctl import ThreadpoolController
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def shares(n: int) -> int:
+    """How many shares a batch of n images is split into: one per Numba thread, at most n."""
+    return max(1, min(n, numba.get_num_threads()))
+
+
+def over_images(job: Callable[[int, int], object], n: int) -> list:
+    """[job(start, stop) for each share of range(n)], the first share on the calling thread and
+    the others on worker threads, with BLAS on one thread meanwhile. Results in share order; the
+    first error raised by a share is raised here, after every share has finished."""
+    parts = shares(n)
+    bounds = [n * k // parts for k in range(parts + 1)]
+    if parts == 1:
+        return [job(0, n)]
+    with blas_on_one_thread():
+        others = [_workers(parts - 1).submit(job, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
+        try:
+            first = job(bounds[0], bounds[1])
+        finally:
+            done = [f.exception() for f in others]          # wait for every share
+        for error in done:
+            if error is not None:
+                raise error
+        return [first, *(f.result() for f in others)]
+
+
+def _workers(count: int) -> ThreadPoolExecutor:
+    """The process's worker threads (made at the first use, grown when more are asked for)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < count:
+            old, _pool = _pool, ThreadPoolExecutor(count, thread_name_prefix="minidl-conv")
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+@functools.cache
+def _blas_libraries() -> tuple:
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+@contextlib.contextmanager
+def blas_on_one_thread():
+    """Inside the block every BLAS library NumPy loaded runs each product on its calling thread;
+    the thread counts before are put back after."""
+    libs = _blas_libraries()
+    before = [lib.get_num_threads() for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, count in zip(libs, before):
+            lib.set_num_threads(count)
