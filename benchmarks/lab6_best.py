@@ -79,13 +79,16 @@ def load() -> float:
 
 def augmentation(recipe: dict, background: float):
     """The recipe's training augmentation: None, or a random shift by up to recipe["shift"]
-    pixels (pad with the normalised background, crop 28x28) and/or a mirror left-right with
-    probability 1/2 (recipe["flip"])."""
+    pixels (pad with the normalised background, crop 28x28), a mirror left-right with
+    probability 1/2 (recipe["flip"]), random erasing with probability recipe["erase"] (a
+    rectangle of 2-33% of the image set to 0, the data's mean), in that order."""
     steps = []
     if recipe["shift"]:
         steps.append(D.RandomCrop(28, padding=recipe["shift"], fill=background))
     if recipe["flip"]:
         steps.append(D.RandomHorizontalFlip())
+    if recipe.get("erase"):
+        steps.append(D.RandomErasing(p=recipe["erase"]))
     return D.Compose(steps) if steps else None
 
 
@@ -190,10 +193,11 @@ def main(argv=None) -> int:
     p.add_argument("--optimizer", choices=("adamw", "sgd"), default=None,
                    help="override the recipe's (sgd: Nesterov momentum 0.9, L2 weight decay)")
     p.add_argument("--lr", type=float, default=None, help="override the recipe's peak lr")
+    p.add_argument("--erase", type=float, default=None, help="override the recipe's random-erasing probability")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     recipe = dict(RECIPES[args.recipe])
-    for key in ("weight_decay", "label_smoothing", "shift", "optimizer", "lr"):
+    for key in ("weight_decay", "label_smoothing", "shift", "optimizer", "lr", "erase"):
         if getattr(args, key) is not None:
             recipe[key] = getattr(args, key)
     template = args.epochs or (5 if args.recipe == "lab5" else 20)

@@ -27,6 +27,7 @@ from minidl.data.transforms import (
     Normalize,
     PadTo,
     RandomCrop,
+    RandomErasing,
     RandomHorizontalFlip,
     RandomRotation,
     RandomShift,
@@ -40,6 +41,6 @@ __all__ = [
     "search_dirs", "to_float", "IDXError", "read_idx", "write_idx", "DataLoader", "Prepared",
     "image_stats", "prepare", "random_split", "class_subset", "split_classes",
     "stratified_split", "subset", "ColorCast", "Compose", "GaussianNoise", "GrayToRGB",
-    "Normalize", "PadTo", "RandomCrop", "RandomHorizontalFlip", "RandomRotation", "RandomShift",
-    "Resize", "Transform",
+    "Normalize", "PadTo", "RandomCrop", "RandomErasing", "RandomHorizontalFlip", "RandomRotation",
+    "RandomShift", "Resize", "Transform",
 ]

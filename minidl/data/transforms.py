@@ -178,6 +178,47 @@ class RandomShift(Transform):
         return _random_crop(batch, _need_rng(rng, "RandomShift"), h, w, self.max_shift, self.fill)
 
 
+class RandomErasing(Transform):
+    """With probability p, set a random rectangle of each image (all channels) to value
+    (Zhong et al. 2017; torchvision's RandomErasing): its area a fraction of the image drawn from
+    scale, its aspect ratio h/w drawn log-uniformly from ratio. As in torchvision, up to 10
+    draws per image until the rectangle fits; an image none of them fits is left as it is."""
+
+    ATTEMPTS = 10
+
+    def __init__(self, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value: float = 0.0):
+        if not 0 <= p <= 1:
+            raise ValueError(f"RandomErasing: p must be in [0, 1], got {p}")
+        if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
+            raise ValueError(f"RandomErasing: scale must be (low, high) with 0 < low <= high <= 1, "
+                             f"got {scale!r}")
+        if len(ratio) != 2 or not 0 < ratio[0] <= ratio[1]:
+            raise ValueError(f"RandomErasing: ratio must be (low, high) with 0 < low <= high, "
+                             f"got {ratio!r}")
+        self.p, self.scale, self.ratio, self.value = p, tuple(scale), tuple(ratio), value
+
+    def __call__(self, batch, rng):
+        batch = _check(batch, "RandomErasing")
+        rng = _need_rng(rng, "RandomErasing")
+        n, _, h, w = batch.shape
+        tries = (n, self.ATTEMPTS)
+        area = h * w * rng.uniform(*self.scale, size=tries)
+        aspect = np.exp(rng.uniform(*np.log(self.ratio), size=tries))
+        eh, ew = np.rint(np.sqrt(area * aspect)).astype(int), np.rint(np.sqrt(area / aspect)).astype(int)
+        fits = (eh < h) & (ew < w)
+        first = fits.argmax(axis=1)                     # the first draw that fits, per image
+        rows = np.arange(n)
+        eh, ew = eh[rows, first], ew[rows, first]
+        erase = (rng.random(n) < self.p) & fits.any(axis=1)
+        top = (rng.random(n) * (h - eh + 1)).astype(int)    # uniform in [0, h - eh]
+        left = (rng.random(n) * (w - ew + 1)).astype(int)
+        ys, xs = np.arange(h), np.arange(w)
+        inside = (((ys >= top[:, None]) & (ys < (top + eh)[:, None]))[:, :, None]
+                  & ((xs >= left[:, None]) & (xs < (left + ew)[:, None]))[:, None, :])
+        mask = (inside & erase[:, None, None])[:, None]      # (N, 1, H, W)
+        return np.where(mask, batch.dtype.type(self.value), batch)
+
+
 class RandomRotation(Transform):
     """Rotate each image about its centre by an angle drawn uniformly from degrees
     ((-d, d) for a number d, or (low, high)); positive turns counter-clockwise.

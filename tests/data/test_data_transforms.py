@@ -15,6 +15,7 @@ from minidl.data.transforms import (
     Normalize,
     PadTo,
     RandomCrop,
+    RandomErasing,
     RandomHorizontalFlip,
     RandomRotation,
     RandomShift,
@@ -22,7 +23,8 @@ from minidl.data.transforms import (
 )
 
 RANDOM_TRANSFORMS = [RandomHorizontalFlip(0.5), RandomShift(2), RandomRotation(15),
-                     RandomRotation(10, "nearest"), GaussianNoise(0.1), RandomCrop(14, 1)]
+                     RandomRotation(10, "nearest"), GaussianNoise(0.1), RandomCrop(14, 1),
+                     RandomErasing()]
 
 
 def batch(n=4, c=1, h=6, w=6, seed=0, dtype=np.float32):
@@ -45,7 +47,8 @@ def test_shapes_dtypes_and_input_untouched(shape, seed, dtype):
     cases = [(RandomHorizontalFlip(), shape), (RandomShift(2), shape), (RandomRotation(20), shape),
              (RandomRotation(20, "nearest"), shape), (GaussianNoise(0.3), shape),
              (RandomCrop(5, padding=2), (n, c, 5, 5)), (Normalize(0.5, 0.25), shape),
-             (Resize((7, 9)), (n, c, 7, 9)), (PadTo(12), (n, c, 12, 12))]
+             (Resize((7, 9)), (n, c, 7, 9)), (PadTo(12), (n, c, 12, 12)),
+             (RandomErasing(0.7), shape)]
     if c == 3:
         cases.append((ColorCast(0.2), shape))
     if c == 1:
@@ -261,3 +264,39 @@ def test_bad_batches_are_rejected_with_the_transform_name(bad):
 def test_random_transforms_need_a_generator():
     with pytest.raises(TypeError, match="RandomRotation: needs rng"):
         RandomRotation(10)(batch(), None)
+
+
+def test_random_erasing_sets_one_rectangle_per_image_to_value_with_the_drawn_area_and_ratio():
+    """Every erased image differs from its input in exactly one axis-aligned rectangle, across
+    all channels, set to the value; its area fraction lies in scale, its h/w near ratio (rounding
+    to whole pixels), and about p of the images are erased."""
+    x = batch(n=400, c=2, h=20, w=24, seed=5) + 1.0      # > 0: the value -1 is recognisable
+    scale, ratio = (0.05, 0.3), (0.5, 2.0)
+    out = RandomErasing(p=0.6, scale=scale, ratio=ratio, value=-1.0)(x, rng(2))
+    erased = 0
+    for o, s in zip(out, x):
+        changed = (o != s).any(axis=0)
+        if not changed.any():
+            continue
+        erased += 1
+        ys, xs = np.nonzero(changed)
+        h, w = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
+        assert changed.sum() == h * w                          # one full rectangle
+        assert np.all(o[:, changed] == -1.0) and np.all((o == s)[:, ~changed])
+        assert scale[0] * 0.6 <= h * w / (20 * 24) <= scale[1] * 1.4
+        assert ratio[0] * 0.5 <= h / w <= ratio[1] * 2.0
+    assert 200 < erased < 280                                  # p = 0.6 of 400: 240 expected
+
+
+def test_random_erasing_with_p_0_or_an_impossible_area_changes_nothing():
+    x = batch(h=8, w=8)
+    assert np.array_equal(RandomErasing(p=0.0)(x, rng()), x)
+    assert np.array_equal(RandomErasing(p=1.0, scale=(1.0, 1.0), ratio=(1.0, 1.0))(x, rng()), x)
+
+
+@pytest.mark.parametrize("kwargs, words", [({"p": 1.5}, "p must be in"),
+                                           ({"scale": (0.5, 0.1)}, "scale must be"),
+                                           ({"ratio": (0.0, 1.0)}, "ratio must be")])
+def test_random_erasing_rejects_bad_settings(kwargs, words):
+    with pytest.raises(ValueError, match=f"RandomErasing: {words}"):
+        RandomErasing(**kwargs)
