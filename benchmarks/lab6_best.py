@@ -1,6 +1,6 @@
 """The lab's CNN at its best on Fashion-MNIST, and the lab's 5-epoch recipe over several seeds.
 
-    python benchmarks/lab6_best.py [--budget-min 10] [--epochs 20]      # the best recipe
+    python benchmarks/lab6_best.py [--budget-min 10]                     # the best recipe
     python benchmarks/lab6_best.py --recipe lab5 --seeds 0 1 2           # 5 epochs, 3 seeds
     python benchmarks/lab6_best.py --quick                               # a 2,000-image smoke run
 
@@ -8,27 +8,32 @@ The architecture is exactly the lab's (minidl.models.lab6.lab6_cnn: conv 16 5x5,
 pool; conv 32 5x5, BN, ReLU, pool; Linear(1568, 10); 29,034 parameters). Only the training
 changes:
 
-  best   every training batch mirrored left-right with probability 1/2; AdamW (weight decay
-         0.01) under a one-cycle schedule (lr up to 4e-3 over the first 25% of steps, then
-         cosine down), batch 128, all 60,000 training images, 20 epochs (or what the budget
-         allows).
-  shift  the same plus a random shift of up to 2 pixels (zero-pad 2 with the background
-         value, random 28x28 crop) and label smoothing 0.1. Tried first: 18 epochs gave 91.67%
-         with training accuracy no higher than test accuracy -- this 29,034-parameter net
-         underfits under that much augmentation, so "best" keeps only the mirror.
+  best   every training batch mirrored left-right with probability 1/2; SGD with Nesterov
+         momentum 0.9 and weight decay 5e-4 under a one-cycle schedule (lr up to 0.1 over the
+         first 25% of the budget, then cosine down; momentum cycled 0.95 -> 0.85 -> 0.95),
+         batch 128, all 60,000 training images, for --budget-min minutes of training.
+  shift  AdamW (lr 4e-3, weight decay 0.01), the mirror, a random shift of up to 2 pixels
+         (zero-pad 2 with the background value, random 28x28 crop) and label smoothing 0.1:
+         this 29,034-parameter net underfits under that much augmentation (18 epochs gave 91.67%
+         with training accuracy no higher than test accuracy).
   lab5   the lab's recipe of benchmarks/fashion_mnist_lab6.py: Adam 2e-3 with a per-epoch
          cosine schedule, 5 epochs, no augmentation.
 
-The epochs are planned from a timing of this machine: 24 training steps through the training loop
-itself (batching, augmentation, the loop's checks) with a throwaway model, and the epoch count is
-the template (--epochs) or fewer, so that the estimated training time fits 85% of --budget-min
-(the test set is scored after every epoch for the curves; that time is recorded apart and not
-counted as training). With one thread the timing is the process's CPU time (on a shared machine
-the wall time of a step depends on the others' load, its CPU time much less); with more, the
-wall time. The machine's load average is recorded before, during (per epoch) and after, and so is
+The one-cycle recipes run on a TrainingClock: the schedule is laid over seconds of training, not
+steps, so training ends when --budget-min is used up with the whole schedule run, however fast
+the machine is that hour (on this shared host the same step took 45 to 75 ms within an hour);
+the epochs are what fitted, the last one usually partial. Scoring the test set after each epoch
+(for the curves) stops the clock. 40 training steps through the training loop are timed first to
+say about how many epochs will fit. Beside the plain test accuracy the run reports the accuracy
+of averaging each test image's logits with its mirror image's (test-time augmentation; the
+model is the same). The load average is recorded before, during (per epoch) and after, and so is
 the process's CPU time for training.
-BLAS and Numba run on one thread unless the environment says otherwise. Writes
+
+BLAS and Numba run on one thread unless the environment says otherwise (set all three of
+OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and NUMBA_NUM_THREADS to use both cores). Writes
 results/lab6_<recipe>.json and lab6_<recipe>_curves.png (lab6_lab5_seeds.json for lab5).
+Options --shift, --erase, --label-smoothing, --weight-decay, --optimizer and --lr override the
+recipe (the search that chose "best").
 """
 from __future__ import annotations
 
@@ -59,8 +64,8 @@ from minidl.train.loop import train_epoch  # noqa: E402
 
 TARGET = 0.925
 RECIPES = {
-    "best": {"flip": True, "shift": 0, "label_smoothing": 0.0, "optimizer": "adamw", "lr": 4e-3,
-             "weight_decay": 0.01, "schedule": "onecycle", "pct_start": 0.25, "batch_size": 128},
+    "best": {"flip": True, "shift": 0, "label_smoothing": 0.0, "optimizer": "sgd", "lr": 0.1,
+             "weight_decay": 5e-4, "schedule": "onecycle", "pct_start": 0.25, "batch_size": 128},
     "shift": {"flip": True, "shift": 2, "label_smoothing": 0.1, "optimizer": "adamw", "lr": 4e-3,
               "weight_decay": 0.01, "schedule": "onecycle", "pct_start": 0.25, "batch_size": 128},
     "lab5": {"flip": False, "shift": 0, "label_smoothing": 0.0, "optimizer": "adam", "lr": 2e-3,
@@ -92,7 +97,8 @@ def augmentation(recipe: dict, background: float):
     return D.Compose(steps) if steps else None
 
 
-def build(recipe: dict, steps_per_epoch: int, epochs: int):
+def build(recipe: dict):
+    """The lab's CNN and the recipe's optimizer."""
     model = lab6_cnn()
     if recipe["optimizer"] == "sgd":
         opt = optim.SGD(model.parameters(), lr=recipe["lr"], momentum=0.9, nesterov=True,
@@ -101,12 +107,7 @@ def build(recipe: dict, steps_per_epoch: int, epochs: int):
         opt = optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     else:
         opt = optim.Adam(model.parameters(), lr=recipe["lr"])
-    if recipe["schedule"] == "onecycle":
-        sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe["lr"], epochs=epochs,
-                                              steps_per_epoch=steps_per_epoch,
-                                              pct_start=recipe["pct_start"])
-        return model, opt, sched, None
-    return model, opt, None, optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    return model, opt
 
 
 def loss_fn(recipe: dict):
@@ -114,14 +115,53 @@ def loss_fn(recipe: dict):
     return (lambda out, y: F.cross_entropy(out, y, label_smoothing=eps)) if eps else F.cross_entropy
 
 
-def time_steps(recipe: dict, x, y, background: float, steps: int = 24) -> tuple[float, float]:
+class TrainingClock:
+    """A one-cycle schedule laid over seconds of training instead of steps: each step() moves the
+    lr (and momentum) to where OneCycleLR stands at the fraction of ``budget_s`` the training
+    clock has used, and ``until(loader)`` stops yielding batches once it is all used. The clock
+    runs only between resume() and pause(), so scoring the test set after an epoch costs no
+    training time. However fast or slow the machine is that hour, training ends on the budget
+    with the whole schedule run; the number of epochs is what fitted."""
+
+    TICKS = 100_000
+
+    def __init__(self, optimizer, recipe: dict, budget_s: float):
+        self.schedule = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe["lr"], total_steps=self.TICKS,
+                                                      pct_start=recipe["pct_start"])
+        self.budget_s, self.used, self.since = budget_s, 0.0, None
+
+    def resume(self) -> None:
+        self.since = time.monotonic()
+
+    def pause(self) -> None:
+        self.used, self.since = self.elapsed(), None
+
+    def elapsed(self) -> float:
+        return self.used + (time.monotonic() - self.since if self.since is not None else 0.0)
+
+    def spent(self) -> bool:
+        return self.elapsed() >= self.budget_s
+
+    def step(self) -> None:
+        self.schedule.last_epoch = min(self.TICKS, int(self.TICKS * self.elapsed() / self.budget_s)) - 1
+        self.schedule.step()
+
+    def until(self, loader):
+        for batch in loader:
+            if self.spent():
+                return
+            yield batch
+
+
+def time_steps(recipe: dict, x, y, background: float, steps: int = 32, warmup: int = 8) -> tuple[float, float]:
     """(wall, CPU) seconds per training step, timed through the training loop itself (batching,
-    augmentation, the loop's checks, forward, backward, update) on `steps` batches after a
-    warm-up of two, with a throwaway model."""
-    model, opt, _, _ = build(recipe, 1, 1)
+    augmentation, the loop's checks, forward, backward, update) on `steps` batches after
+    `warmup` batches (the kernels load, the thread pools start, the allocator settles), with a
+    throwaway model."""
+    model, opt = build(recipe)
     loss, b = loss_fn(recipe), recipe["batch_size"]
     transform = augmentation(recipe, background)
-    warm = D.DataLoader(x[:2 * b], y[:2 * b], b, shuffle=True, seed=0, transform=transform)
+    warm = D.DataLoader(x[:warmup * b], y[:warmup * b], b, shuffle=True, seed=0, transform=transform)
     timed = D.DataLoader(x[:steps * b], y[:steps * b], b, shuffle=True, seed=0, transform=transform)
     train_epoch(model, opt, warm, loss)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -143,20 +183,33 @@ def mirror_accuracy(model, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> f
     return correct / len(y)
 
 
-def run(recipe: dict, epochs: int, seed: int, data, background: float) -> dict:
+def run(recipe: dict, epochs: int, seed: int, data, background: float, budget_s: float) -> dict:
+    """Train one model: ``epochs`` epochs under a per-epoch schedule, or (one-cycle recipes) for
+    ``budget_s`` seconds of training on a TrainingClock, ``epochs`` then only the plan's guess."""
     (x_train, y_train), (x_test, y_test) = data
     minidl.manual_seed(seed)
     transform = augmentation(recipe, background)
     loader = D.DataLoader(x_train, y_train, recipe["batch_size"], shuffle=True, seed=seed,
                           transform=transform)
     test_loader = D.DataLoader(x_test, y_test, 1000)
-    model, opt, per_step, per_epoch = build(recipe, len(loader), epochs)
+    model, opt = build(recipe)
+    clock, per_epoch = None, None
+    if recipe["schedule"] == "onecycle":
+        clock = TrainingClock(opt, recipe, budget_s)
+    else:
+        per_epoch = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     loss = loss_fn(recipe)
-    history, train_s, eval_s, cpu_s = History(), 0.0, 0.0, 0.0
-    for epoch in range(1, epochs + 1):
+    history, train_s, eval_s, cpu_s, epoch = History(), 0.0, 0.0, 0.0, 0
+    while (not clock.spent()) if clock is not None else epoch < epochs:
+        epoch += 1
         lr = float(opt.param_groups[0]["lr"])
         t0, c0 = time.monotonic(), time.process_time()
-        result = train_epoch(model, opt, loader, loss, "cpu", per_step, None, epoch, epochs)
+        if clock is not None:
+            clock.resume()
+            result = train_epoch(model, opt, clock.until(loader), loss, "cpu", clock, None, epoch, epochs)
+            clock.pause()
+        else:
+            result = train_epoch(model, opt, loader, loss, "cpu", None, None, epoch, epochs)
         t1, c1 = time.monotonic(), time.process_time()
         scores = evaluate(model, test_loader)              # plain cross-entropy on the test set
         t2 = time.monotonic()
@@ -166,10 +219,11 @@ def run(recipe: dict, epochs: int, seed: int, data, background: float) -> dict:
                                "train_acc": result["accuracy"], "val_loss": scores["loss"],
                                "val_acc": scores["accuracy"], "lr": lr, "seconds": t2 - t0,
                                "train_seconds": t1 - t0, "train_cpu_seconds": c1 - c0,
-                               "load_avg_1min": load()})
+                               "train_images": result["num_samples"], "load_avg_1min": load()})
         if per_epoch is not None:
             per_epoch.step()
-        log(f"seed {seed} epoch {epoch}/{epochs}: train loss {result['loss']:.4f} acc "
+        share = "" if result["num_samples"] == len(y_train) else f" ({result['num_samples']} images: the budget ran out)"
+        log(f"seed {seed} epoch {epoch}/{'~' if clock else ''}{epochs}{share}: train loss {result['loss']:.4f} acc "
             f"{result['accuracy']:.4f}, test acc {scores['accuracy']:.4f}, lr {lr:.2e}, "
             f"{t1 - t0:.0f}s train + {t2 - t1:.0f}s test, load {load():.1f}")
     mirrored = mirror_accuracy(model, x_test, y_test)
@@ -183,10 +237,11 @@ def run(recipe: dict, epochs: int, seed: int, data, background: float) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipe", choices=tuple(RECIPES), default="best")
-    p.add_argument("--epochs", type=int, default=None, help="template (best: 15, lab5: 5)")
-    p.add_argument("--budget-min", type=float, default=10.0, help="training minutes per run")
+    p.add_argument("--epochs", type=int, default=5, help="epochs of the per-epoch recipe (lab5)")
+    p.add_argument("--budget-min", type=float, default=10.0,
+                   help="minutes of training per run of a one-cycle recipe (best, shift)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--quick", action="store_true", help="2,000 training images, 2 epochs")
+    p.add_argument("--quick", action="store_true", help="2,000 training images, about 2 epochs")
     p.add_argument("--weight-decay", type=float, default=None, help="override the recipe's")
     p.add_argument("--label-smoothing", type=float, default=None, help="override the recipe's")
     p.add_argument("--shift", type=int, default=None, help="override the recipe's shift (pixels, 0: none)")
@@ -200,7 +255,7 @@ def main(argv=None) -> int:
     for key in ("weight_decay", "label_smoothing", "shift", "optimizer", "lr", "erase"):
         if getattr(args, key) is not None:
             recipe[key] = getattr(args, key)
-    template = args.epochs or (5 if args.recipe == "lab5" else 20)
+    fixed = recipe["schedule"] != "onecycle"              # lab5: its epochs are the recipe
 
     train, test = D.fashion_mnist("train"), D.fashion_mnist("test")
     part = train.take(slice(2000)) if args.quick else train
@@ -213,14 +268,14 @@ def main(argv=None) -> int:
     threads = int(os.environ["NUMBA_NUM_THREADS"])
     # one thread: CPU time, what a quiet core would take; more: wall time (CPU time adds the threads)
     epoch_s = (step_cpu_s if threads == 1 else step_s) * steps_per_epoch
-    epochs = 2 if args.quick else max(1, min(template, int(0.85 * 60 * args.budget_min / epoch_s)))
-    if args.recipe == "lab5" and not args.quick:
-        epochs = template                                   # the recipe is its epoch count
+    budget_s = 2 * epoch_s if args.quick else 60 * args.budget_min
+    epochs = (2 if args.quick else args.epochs) if fixed else max(1, round(budget_s / epoch_s))
     log(f"lab6_cnn, recipe {args.recipe} {recipe}: {len(y_train)} training images; one step "
-        f"{1e3 * step_s:.0f} ms wall, {1e3 * step_cpu_s:.0f} ms CPU -> ~{epoch_s:.0f} s/epoch; plan {epochs} epochs (template "
-        f"{template}, budget {args.budget_min:g} min of training); load {load_before:.1f}")
+        f"{1e3 * step_s:.0f} ms wall, {1e3 * step_cpu_s:.0f} ms CPU -> ~{epoch_s:.0f} s/epoch; "
+        + (f"{epochs} epochs" if fixed else f"{budget_s / 60:.2f} min of training, about {epochs} epochs")
+        + f"; load {load_before:.1f}")
 
-    runs = [run(recipe, epochs, seed, (prepared.train, prepared.test), background) for seed in args.seeds]
+    runs = [run(recipe, epochs, seed, (prepared.train, prepared.test), background, budget_s) for seed in args.seeds]
     finals = [r["final_test_accuracy"] for r in runs]
     threads = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS")}
     payload = {
@@ -230,8 +285,10 @@ def main(argv=None) -> int:
                                         + (argv if argv is not None else sys.argv[1:]))]),
         "host": "shared: a 2-core machine other agents' jobs were using at the same time, so the "
                 "seconds are loose (upper bounds); see the load averages",
-        "machine": machine(), "recipe": recipe, "epochs": epochs, "epochs_template": template,
-        "budget_training_min": args.budget_min, "planned_step_s": step_s,
+        "machine": machine(), "recipe": recipe, "epochs": [len(r["history"].epochs) for r in runs],
+        "schedule_over": "epochs" if fixed else "seconds of training (TrainingClock)",
+        "budget_training_min": None if fixed else budget_s / 60, "planned_epochs": epochs,
+        "planned_step_s": step_s,
         "planned_step_cpu_s": step_cpu_s,
         "planned_epoch_s": epoch_s, "train_images": len(y_train), "test_images": len(y_test),
         "normalize": {"mean": prepared.mean, "std": prepared.std, "background": background},
@@ -246,6 +303,7 @@ def main(argv=None) -> int:
                   "mirror_test_accuracy": r["mirror_test_accuracy"],
                   "train_seconds": r["train_seconds"], "train_minutes": r["train_seconds"] / 60,
                   "train_cpu_seconds": r["train_cpu_seconds"],
+                  "images_seen": sum(e["train_images"] for e in r["history"].epochs),
                   "eval_seconds": r["eval_seconds"], "epochs": r["history"].epochs}
                  for r in runs],
     }
@@ -256,7 +314,8 @@ def main(argv=None) -> int:
         r = runs[0]
         plot.learning_curves(r["history"], args.out / f"{name}_curves.png",
                              title=f"lab6_cnn, recipe {args.recipe}, seed {r['seed']} ('val' = the "
-                                   f"test set): {r['final_test_accuracy']:.2%} after {epochs} epochs, "
+                                   f"test set): {r['final_test_accuracy']:.2%} after "
+                                   f"{len(r['history'].epochs)} epochs, "
                                    f"{r['train_seconds'] / 60:.1f} min training")
     minutes = ", ".join(f"{r['train_seconds'] / 60:.1f}" for r in runs)
     log(f"final test accuracy {np.mean(finals):.4f} ± {np.std(finals):.4f} over seeds {args.seeds} "

@@ -220,7 +220,7 @@ for name in ("lab6_lab5_seeds", "lab6_best"):
     r = json.loads(study.read_text())
     final, run = r["final_test_accuracy"], r["runs"][0]
     mirror = [x["mirror_test_accuracy"] for x in r["runs"] if "mirror_test_accuracy" in x]
-    print(f"{r['benchmark']}: {r['epochs']} epochs, test accuracy {final['mean']:.2%} ± {final['std']:.2%} over "
+    print(f"{r['benchmark']}: {len(run['epochs'])} epochs, test accuracy {final['mean']:.2%} ± {final['std']:.2%} over "
           f"{len(final['per_seed'])} seed(s), {run['train_minutes']:.1f} min of training each"
           + (f"; averaging each test image's logits with its mirror's: {mirror[0]:.2%}" if mirror else "")
           + f"\n    ({r['command']})")

@@ -1,8 +1,12 @@
 """The benchmarks' own measuring tools report what they claim to measure."""
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+import minidl
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -35,3 +39,41 @@ def test_gemm_runner_multiplies_the_matrices_of_the_layers_forward_product():
     for padding, positions in ((1, 2 * 6 * 6), (0, 2 * 4 * 4)):
         out = gemm_runner((2, 3, 6, 6), (4, 3, 3, 3), padding)()
         assert out.shape == (4, positions) and out.dtype == np.float32
+
+
+@pytest.fixture
+def lab6_best(monkeypatch):
+    """benchmarks/lab6_best.py, imported without leaving its thread settings in os.environ."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        monkeypatch.setenv(var, os.environ.get(var, "1"))        # put back (or removed) afterwards
+    import lab6_best
+    return lab6_best
+
+
+def test_training_clock_lays_the_one_cycle_over_training_seconds_and_stops_on_the_budget(lab6_best,
+                                                                                        monkeypatch):
+    """On a fake clock: the lr peaks a quarter into the budget, reaches the minimum at its end,
+    time between pause() and resume() (scoring the test set) does not count, and until() stops
+    yielding batches once the budget is spent."""
+    now = [0.0]
+    monkeypatch.setattr(lab6_best.time, "monotonic", lambda: now[0])
+    param = minidl.Tensor(np.zeros(3), requires_grad=True)
+    opt = minidl.optim.SGD([param], lr=0.1, momentum=0.9, nesterov=True)
+    clock = lab6_best.TrainingClock(opt, {"lr": 0.1, "pct_start": 0.25}, budget_s=100.0)
+    lr = lambda: opt.param_groups[0]["lr"]                          # noqa: E731
+    assert lr() == pytest.approx(0.1 / 25)
+    clock.resume()
+    now[0] = 25.0
+    clock.step()
+    assert lr() == pytest.approx(0.1, rel=1e-3)
+    clock.pause()
+    now[0] = 85.0                                                   # 60 s scoring the test set
+    assert clock.elapsed() == 25.0 and not clock.spent()
+    clock.resume()
+    seen = []
+    for batch in clock.until(range(1000)):
+        seen.append(batch)
+        now[0] += 1.0                                               # each batch takes a second
+        clock.step()
+    assert len(seen) == 75 and clock.spent()                        # 25 + 75 = the budget
+    assert lr() == pytest.approx(0.1 / 25 / 1e4, rel=1e-3)
