@@ -32,8 +32,8 @@ the process's CPU time for training.
 BLAS and Numba run on one thread unless the environment says otherwise (set all three of
 OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and NUMBA_NUM_THREADS to use both cores). Writes
 results/lab6_<recipe>.json and lab6_<recipe>_curves.png (lab6_lab5_seeds.json for lab5).
-Options --shift, --erase, --label-smoothing, --weight-decay, --optimizer and --lr override the
-recipe (the search that chose "best").
+Options --shift, --erase, --label-smoothing, --weight-decay, --optimizer, --lr and --batch-size
+override the recipe (the search that chose "best").
 """
 from __future__ import annotations
 
@@ -249,10 +249,11 @@ def main(argv=None) -> int:
                    help="override the recipe's (sgd: Nesterov momentum 0.9, L2 weight decay)")
     p.add_argument("--lr", type=float, default=None, help="override the recipe's peak lr")
     p.add_argument("--erase", type=float, default=None, help="override the recipe's random-erasing probability")
+    p.add_argument("--batch-size", type=int, default=None, help="override the recipe's")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     recipe = dict(RECIPES[args.recipe])
-    for key in ("weight_decay", "label_smoothing", "shift", "optimizer", "lr", "erase"):
+    for key in ("weight_decay", "label_smoothing", "shift", "optimizer", "lr", "erase", "batch_size"):
         if getattr(args, key) is not None:
             recipe[key] = getattr(args, key)
     fixed = recipe["schedule"] != "onecycle"              # lab5: its epochs are the recipe
