@@ -33,7 +33,9 @@ BLAS and Numba run on one thread unless the environment says otherwise (set all 
 OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and NUMBA_NUM_THREADS to use both cores). Writes
 results/lab6_<recipe>.json and lab6_<recipe>_curves.png (lab6_lab5_seeds.json for lab5).
 Options --shift, --erase, --label-smoothing, --weight-decay, --optimizer, --lr and --batch-size
-override the recipe (the search that chose "best").
+override the recipe (the search that chose "best"); --swa F averages the weights of the last F
+of the schedule, the lr held at or above a tenth of its peak meanwhile, and recomputes the
+batch-norm statistics for the average (counted as training).
 """
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ from minidl import Tensor, optim, plot  # noqa: E402
 from minidl import data as D  # noqa: E402
 from minidl import functional as F  # noqa: E402
 from minidl.models.lab6 import lab6_cnn  # noqa: E402
+from minidl.optim.swa_utils import AveragedModel, update_bn  # noqa: E402
 from minidl.train import evaluate  # noqa: E402
 from minidl.train.history import History  # noqa: E402
 from minidl.train.loop import train_epoch  # noqa: E402
@@ -129,6 +132,10 @@ class TrainingClock:
         self.schedule = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe["lr"], total_steps=self.TICKS,
                                                       pct_start=recipe["pct_start"])
         self.budget_s, self.used, self.since = budget_s, 0.0, None
+        # weight averaging (recipe["swa"] = F): over the last F of the budget the lr stays at or
+        # above swa_lr, so the averaged weights come from SGD still moving around the minimum
+        self.floor_from = 1 - recipe["swa"] if recipe.get("swa") else None
+        self.floor = recipe.get("swa_lr", 0.1 * recipe["lr"])
 
     def resume(self) -> None:
         self.since = time.monotonic()
@@ -143,14 +150,34 @@ class TrainingClock:
         return self.elapsed() >= self.budget_s
 
     def step(self) -> None:
-        self.schedule.last_epoch = min(self.TICKS, int(self.TICKS * self.elapsed() / self.budget_s)) - 1
+        fraction = self.elapsed() / self.budget_s
+        self.schedule.last_epoch = min(self.TICKS, int(self.TICKS * fraction)) - 1
         self.schedule.step()
+        if self.floor_from is not None and fraction >= self.floor_from:
+            for group in self.schedule.optimizer.param_groups:
+                group["lr"] = max(group["lr"], self.floor)
 
     def until(self, loader):
         for batch in loader:
             if self.spent():
                 return
             yield batch
+
+
+class TailAverage:
+    """Stochastic weight averaging over the tail of a TrainingClock's schedule: steps the clock,
+    and every ``every`` steps after ``start`` of its budget is used folds the model's weights into
+    an AveragedModel (minidl.optim.swa_utils)."""
+
+    def __init__(self, clock: TrainingClock, model, start: float, every: int = 50):
+        self.clock, self.model, self.start, self.every = clock, model, start, every
+        self.swa, self.steps = AveragedModel(model), 0
+
+    def step(self) -> None:
+        self.clock.step()
+        self.steps += 1
+        if self.steps % self.every == 0 and self.clock.elapsed() >= self.start * self.clock.budget_s:
+            self.swa.update_parameters(self.model)
 
 
 def time_steps(recipe: dict, x, y, background: float, steps: int = 32, warmup: int = 8) -> tuple[float, float]:
@@ -183,9 +210,14 @@ def mirror_accuracy(model, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> f
     return correct / len(y)
 
 
-def run(recipe: dict, epochs: int, seed: int, data, background: float, budget_s: float) -> dict:
+def run(recipe: dict, epochs: int, seed: int, data, background: float, budget_s: float,
+        bn_pass_s: float = 0.0) -> dict:
     """Train one model: ``epochs`` epochs under a per-epoch schedule, or (one-cycle recipes) for
-    ``budget_s`` seconds of training on a TrainingClock, ``epochs`` then only the plan's guess."""
+    ``budget_s`` seconds of training on a TrainingClock, ``epochs`` then only the plan's guess.
+    With recipe["swa"] = F the weights of the last F of the schedule are averaged (TailAverage)
+    and the batch-norm statistics recomputed for the average on the training images, a pass
+    whose estimated time ``bn_pass_s`` is kept out of the clock's budget and whose real time
+    counts as training."""
     (x_train, y_train), (x_test, y_test) = data
     minidl.manual_seed(seed)
     transform = augmentation(recipe, background)
@@ -193,9 +225,10 @@ def run(recipe: dict, epochs: int, seed: int, data, background: float, budget_s:
                           transform=transform)
     test_loader = D.DataLoader(x_test, y_test, 1000)
     model, opt = build(recipe)
-    clock, per_epoch = None, None
+    clock, per_epoch, tail = None, None, None
     if recipe["schedule"] == "onecycle":
-        clock = TrainingClock(opt, recipe, budget_s)
+        clock = TrainingClock(opt, recipe, budget_s - bn_pass_s if recipe.get("swa") else budget_s)
+        tail = TailAverage(clock, model, 1 - recipe["swa"]) if recipe.get("swa") else None
     else:
         per_epoch = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     loss = loss_fn(recipe)
@@ -206,7 +239,7 @@ def run(recipe: dict, epochs: int, seed: int, data, background: float, budget_s:
         t0, c0 = time.monotonic(), time.process_time()
         if clock is not None:
             clock.resume()
-            result = train_epoch(model, opt, clock.until(loader), loss, "cpu", clock, None, epoch, epochs)
+            result = train_epoch(model, opt, clock.until(loader), loss, "cpu", tail or clock, None, epoch, epochs)
             clock.pause()
         else:
             result = train_epoch(model, opt, loader, loss, "cpu", None, None, epoch, epochs)
@@ -226,12 +259,20 @@ def run(recipe: dict, epochs: int, seed: int, data, background: float, budget_s:
         log(f"seed {seed} epoch {epoch}/{'~' if clock else ''}{epochs}{share}: train loss {result['loss']:.4f} acc "
             f"{result['accuracy']:.4f}, test acc {scores['accuracy']:.4f}, lr {lr:.2e}, "
             f"{t1 - t0:.0f}s train + {t2 - t1:.0f}s test, load {load():.1f}")
+    final, last_weights, averaged = history.epochs[-1]["val_acc"], None, 0
+    if tail is not None and tail.swa.n_averaged:
+        t0, c0 = time.monotonic(), time.process_time()
+        update_bn(D.DataLoader(x_train, y_train, 500), tail.swa)    # un-augmented training images
+        train_s, cpu_s = train_s + time.monotonic() - t0, cpu_s + time.process_time() - c0
+        model, last_weights, averaged = tail.swa.module, final, tail.swa.n_averaged
+        final = evaluate(model, test_loader)["accuracy"]
+        log(f"seed {seed}: the last weights scored {last_weights:.4f}; the average of {averaged} "
+            f"snapshots from the last {recipe['swa']:.0%} of the schedule scores {final:.4f}")
     mirrored = mirror_accuracy(model, x_test, y_test)
-    log(f"seed {seed}: test accuracy {history.epochs[-1]['val_acc']:.4f}, with its mirror averaged in "
-        f"{mirrored:.4f}")
+    log(f"seed {seed}: test accuracy {final:.4f}, with its mirror averaged in {mirrored:.4f}")
     return {"seed": seed, "history": history, "model": model, "train_seconds": train_s, "train_cpu_seconds": cpu_s,
-            "eval_seconds": eval_s, "final_test_accuracy": history.epochs[-1]["val_acc"],
-            "mirror_test_accuracy": mirrored}
+            "eval_seconds": eval_s, "final_test_accuracy": final, "mirror_test_accuracy": mirrored,
+            "last_weights_test_accuracy": last_weights, "snapshots_averaged": averaged}
 
 
 def main(argv=None) -> int:
@@ -250,10 +291,12 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=None, help="override the recipe's peak lr")
     p.add_argument("--erase", type=float, default=None, help="override the recipe's random-erasing probability")
     p.add_argument("--batch-size", type=int, default=None, help="override the recipe's")
+    p.add_argument("--swa", type=float, default=None,
+                   help="average the weights of the last F of the schedule (0: none)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     recipe = dict(RECIPES[args.recipe])
-    for key in ("weight_decay", "label_smoothing", "shift", "optimizer", "lr", "erase", "batch_size"):
+    for key in ("weight_decay", "label_smoothing", "shift", "optimizer", "lr", "erase", "batch_size", "swa"):
         if getattr(args, key) is not None:
             recipe[key] = getattr(args, key)
     fixed = recipe["schedule"] != "onecycle"              # lab5: its epochs are the recipe
@@ -276,7 +319,9 @@ def main(argv=None) -> int:
         + (f"{epochs} epochs" if fixed else f"{budget_s / 60:.2f} min of training, about {epochs} epochs")
         + f"; load {load_before:.1f}")
 
-    runs = [run(recipe, epochs, seed, (prepared.train, prepared.test), background, budget_s) for seed in args.seeds]
+    bn_pass_s = 0.5 * step_s * steps_per_epoch             # a forward pass is about a third of a step
+    runs = [run(recipe, epochs, seed, (prepared.train, prepared.test), background, budget_s, bn_pass_s)
+            for seed in args.seeds]
     finals = [r["final_test_accuracy"] for r in runs]
     threads = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS")}
     payload = {
@@ -302,6 +347,8 @@ def main(argv=None) -> int:
         "runs": [{"seed": r["seed"], "final_test_accuracy": r["final_test_accuracy"],
                   "best_test_accuracy": max(e["val_acc"] for e in r["history"].epochs),
                   "mirror_test_accuracy": r["mirror_test_accuracy"],
+                  "last_weights_test_accuracy": r["last_weights_test_accuracy"],
+                  "snapshots_averaged": r["snapshots_averaged"],
                   "train_seconds": r["train_seconds"], "train_minutes": r["train_seconds"] / 60,
                   "train_cpu_seconds": r["train_cpu_seconds"],
                   "images_seen": sum(e["train_images"] for e in r["history"].epochs),
