@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 
 from ..nn.module import Module
-from ..nn.normalization import _BatchNorm
+from ..nn.normalization import BatchNorm1d, BatchNorm2d
 from ..tensor import Tensor, no_grad
 
 
@@ -58,8 +58,8 @@ def update_bn(loader, model: Module) -> None:
     pass over ``loader`` (batches x, or (x, y) pairs) in training mode without gradients, each
     layer's statistics the cumulative average over the batches (momentum None meanwhile). The
     layers' momentum and the model's train/eval mode are put back after."""
-    layers = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats
-              and not m.frozen_stats]
+    layers = [m for m in model.modules() if isinstance(m, (BatchNorm1d, BatchNorm2d))
+              and m.track_running_stats and not m.frozen_stats]
     if not layers:
         return
     saved = [(m.momentum, m.num_batches_tracked) for m in layers]
