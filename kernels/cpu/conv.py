@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from ...geometry import output_size, window_geometry
+from ...geometry import window_geometry
 from ..blocked_conv import blocked_conv2d_backward, blocked_conv2d_forward
 from ..pointwise_conv import is_pointwise, pointwise_conv2d_backward, pointwise_conv2d_forward
 from . import threads
@@ -38,13 +38,13 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
         return depthwise_forward(x, w, b, geometry)
     if is_pointwise(w, padding, groups):
         return pointwise_conv2d_forward(np, x, w, b, stride)
-    args = (w, b, stride, padding, dilation, groups)
-    if threads.shares(x.shape[0]) == 1:         # one image, or one thread: Numba's own threads
-        return blocked_conv2d_forward(np, im2col, BLOCK_BYTES, x, *args)
-    oh, ow = (output_size(x.shape[2 + d], w.shape[2 + d], stride[d], padding[d], dilation[d]) for d in (0, 1))
-    y = np.empty((x.shape[0], w.shape[0], oh, ow), dtype=x.dtype)
+    x = float_array(x, "x", "conv2d_forward", (4,))
+    *_, oh, ow = window_geometry("conv2d_forward", x.shape[2:], *w.shape[2:], stride, padding, dilation)
+    n = x.shape[0]
+    cols = _im2col_one_thread if threads.shares(n) > 1 else im2col    # one share: Numba's threads
+    y = np.empty((n, w.shape[0], oh, ow), dtype=x.dtype)
     threads.over_images(lambda i, j: blocked_conv2d_forward(
-        np, _im2col_one_thread, BLOCK_BYTES, x[i:j], *args, out=y[i:j]), x.shape[0])
+        np, cols, BLOCK_BYTES, x[i:j], w, b, stride, padding, dilation, groups, out=y[i:j]), n)
     return y
 
 
@@ -55,16 +55,16 @@ def conv2d_backward(g, x, w, stride, padding, dilation, groups, need_dx=True, ne
         return depthwise_backward(g, x, w, geometry, need_dx, need_dw)
     if is_pointwise(w, padding, groups):
         return pointwise_conv2d_backward(np, g, x, w, stride, need_dx, need_dw)
-    args = (stride, padding, dilation, groups, need_dx, need_dw)
-    if threads.shares(x.shape[0]) == 1:
-        return blocked_conv2d_backward(np, im2col, col2im, BLOCK_BYTES, g, x, w, *args)
+    n = x.shape[0]
+    cols, back = ((_im2col_one_thread, _col2im_one_thread) if threads.shares(n) > 1
+                  else (im2col, col2im))                             # one share: Numba's threads
     dx = np.empty(x.shape, dtype=g.dtype) if need_dx else None
     dws = threads.over_images(lambda i, j: blocked_conv2d_backward(
-        np, _im2col_one_thread, _col2im_one_thread, BLOCK_BYTES, g[i:j], x[i:j], w, *args,
-        dx_out=dx[i:j] if need_dx else None)[1], x.shape[0])
+        np, cols, back, BLOCK_BYTES, g[i:j], x[i:j], w, stride, padding, dilation, groups,
+        need_dx, need_dw, dx_out=dx[i:j] if need_dx else None)[1], n)
     if not need_dw:
         return dx, None
     dw = dws[0]
-    for part in dws[1:]:                        # dL/dW sums over every image
+    for part in dws[1:]:                        # dL/dW sums over every share's images
         dw += part
     return dx, dw

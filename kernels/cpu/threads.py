@@ -23,6 +23,7 @@ import numba
 from threadpoolctl import ThreadpoolController
 
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 _pool_lock = threading.Lock()
 
 
@@ -53,10 +54,10 @@ def over_images(job: Callable[[int, int], object], n: int) -> list:
 
 def _workers(count: int) -> ThreadPoolExecutor:
     """The process's worker threads (made at the first use, grown when more are asked for)."""
-    global _pool
+    global _pool, _pool_size
     with _pool_lock:
-        if _pool is None or _pool._max_workers < count:
-            old, _pool = _pool, ThreadPoolExecutor(count, thread_name_prefix="minidl-conv")
+        if _pool_size < count:
+            old, _pool, _pool_size = _pool, ThreadPoolExecutor(count, thread_name_prefix="minidl-conv"), count
             if old is not None:
                 old.shutdown(wait=False)
         return _pool

@@ -203,6 +203,8 @@ def test_max_pool_backward_matches_reference(case):
      r"im2col: x must be 4-d, got shape \(3, 4, 4\)"),
     (lambda: nb.im2col(np.zeros((1, 1, 4, 4)), 5, 5), ValueError,
      "im2col: a 5x5 window .* does not fit a 4x4 input"),
+    (lambda: nb.conv2d_forward(np.zeros((4, 1, 4, 4)), np.zeros((2, 1, 5, 5)), None, (1, 1), (0, 0), (1, 1), 1),
+     ValueError, "conv2d_forward: a 5x5 window .* does not fit a 4x4 input"),
     (lambda: nb.im2col(np.zeros((1, 1, 4, 4)), 2, 2, stride=(0, 1)), ValueError,
      r"im2col: stride must be an int or a pair of ints >= 1, got \(0, 1\)"),
     (lambda: nb.im2col(np.zeros((1, 1, 4, 4)), 2, 2, out=np.zeros((4, 8))), ValueError,
