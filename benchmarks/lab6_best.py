@@ -132,10 +132,6 @@ class TrainingClock:
         self.schedule = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe["lr"], total_steps=self.TICKS,
                                                       pct_start=recipe["pct_start"])
         self.budget_s, self.used, self.since = budget_s, 0.0, None
-        # weight averaging (recipe["swa"] = F): over the last F of the budget the lr stays at or
-        # above swa_lr, so the averaged weights come from SGD still moving around the minimum
-        self.floor_from = 1 - recipe["swa"] if recipe.get("swa") else None
-        self.floor = recipe.get("swa_lr", 0.1 * recipe["lr"])
 
     def resume(self) -> None:
         self.since = time.monotonic()
@@ -150,12 +146,8 @@ class TrainingClock:
         return self.elapsed() >= self.budget_s
 
     def step(self) -> None:
-        fraction = self.elapsed() / self.budget_s
-        self.schedule.last_epoch = min(self.TICKS, int(self.TICKS * fraction)) - 1
+        self.schedule.last_epoch = min(self.TICKS, int(self.TICKS * self.elapsed() / self.budget_s)) - 1
         self.schedule.step()
-        if self.floor_from is not None and fraction >= self.floor_from:
-            for group in self.schedule.optimizer.param_groups:
-                group["lr"] = max(group["lr"], self.floor)
 
     def until(self, loader):
         for batch in loader:
@@ -166,17 +158,22 @@ class TrainingClock:
 
 class TailAverage:
     """Stochastic weight averaging over the tail of a TrainingClock's schedule: steps the clock,
-    and every ``every`` steps after ``start`` of its budget is used folds the model's weights into
-    an AveragedModel (minidl.optim.swa_utils)."""
+    and once ``start`` of its budget is used holds the lr at or above ``floor`` (so the averaged
+    weights come from SGD still moving around the minimum) and every ``every`` steps folds the
+    model's weights into an AveragedModel (minidl.optim.swa_utils)."""
 
-    def __init__(self, clock: TrainingClock, model, start: float, every: int = 50):
-        self.clock, self.model, self.start, self.every = clock, model, start, every
+    def __init__(self, clock: TrainingClock, model, start: float, floor: float, every: int = 50):
+        self.clock, self.model, self.start, self.floor, self.every = clock, model, start, floor, every
         self.swa, self.steps = AveragedModel(model), 0
 
     def step(self) -> None:
         self.clock.step()
         self.steps += 1
-        if self.steps % self.every == 0 and self.clock.elapsed() >= self.start * self.clock.budget_s:
+        if self.clock.elapsed() < self.start * self.clock.budget_s:
+            return
+        for group in self.clock.schedule.optimizer.param_groups:
+            group["lr"] = max(group["lr"], self.floor)
+        if self.steps % self.every == 0:
             self.swa.update_parameters(self.model)
 
 
@@ -228,7 +225,7 @@ def run(recipe: dict, epochs: int, seed: int, data, background: float, budget_s:
     clock, per_epoch, tail = None, None, None
     if recipe["schedule"] == "onecycle":
         clock = TrainingClock(opt, recipe, budget_s - bn_pass_s if recipe.get("swa") else budget_s)
-        tail = TailAverage(clock, model, 1 - recipe["swa"]) if recipe.get("swa") else None
+        tail = TailAverage(clock, model, 1 - recipe["swa"], 0.1 * recipe["lr"]) if recipe.get("swa") else None
     else:
         per_epoch = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     loss = loss_fn(recipe)
