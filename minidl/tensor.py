@@ -64,7 +64,7 @@ def enable_grad():
 
 
 class ShapeError(ValueError):
-    """A shape (or dtype) that an op or layer cannot take.
+    """A shape, dtype or value that an op or layer cannot take.
 
     ``where`` names the op or layer; Module.__call__ later prefixes the layer's path in the model,
     e.g. ``features.3 (Linear): expected input (*, 1568), got (128, 1567)``.

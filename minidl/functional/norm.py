@@ -105,6 +105,20 @@ class BatchNorm(Function):
                 g.sum(axis=axes) if need[2] else None)
 
 
+def _check_running_statistics(running_mean, running_var) -> None:
+    """Evaluation normalises by the running statistics: a NaN or infinite mean, or a variance
+    that is negative or not a number (a damaged or hand-edited checkpoint), would turn every
+    output of its channel into NaN without a word, so it is refused, the channel named."""
+    xp = get_array_module(running_var)
+    for name, bad in (("running_mean", ~xp.isfinite(running_mean)),
+                      ("running_var", ~(xp.isfinite(running_var) & (running_var >= 0)))):
+        if bool(bad.any()):
+            ch = int(bad.argmax())
+            value = running_mean[ch] if name == "running_mean" else running_var[ch]
+            want = "finite values" if name == "running_mean" else "finite values >= 0 (a variance)"
+            raise ShapeError("batch_norm", f"{name} of {want}", f"{float(value)} in channel {ch}")
+
+
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """Batch normalisation of (N, C) or (N, C, H, W), PyTorch's argument order.
@@ -122,6 +136,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
                              tuple(v.shape))
     if running_mean is None and not training:
         raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
+    if not training:
+        _check_running_statistics(running_mean, running_var)
     if training and math.prod(x.shape) // c < 2:
         raise ValueError(f"batch_norm: training needs more than one value per channel, "
                          f"got input {tuple(x.shape)}")

@@ -66,3 +66,16 @@ def test_without_running_stats_the_gradient_flows_through_the_batch_statistics()
     gradcheck(lambda x: bn(x), [x], **TOL)
     with pytest.raises(ValueError, match="more than one value per channel"):
         bn(Tensor(np.zeros((1, 3))))
+
+
+@pytest.mark.parametrize("buffer, value", [("running_var", -0.5), ("running_var", np.nan),
+                                           ("running_mean", np.inf)])
+def test_evaluation_refuses_damaged_running_statistics_naming_the_layer(buffer, value):
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3))
+    x = Tensor(np.random.default_rng(0).normal(size=(2, 1, 5, 5)).astype(np.float32))
+    getattr(model[1], buffer)[2] = value
+    model[1].momentum = 0.0                            # keep the damage through a training batch
+    assert np.isfinite(model(x).data).all()          # training normalises by the batch's own
+    model.eval()
+    with pytest.raises(ValueError, match=rf"^1 \(BatchNorm2d\): expected {buffer} .* got {value} in channel 2"):
+        model(x)
