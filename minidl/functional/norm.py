@@ -110,13 +110,15 @@ def _check_running_statistics(running_mean, running_var) -> None:
     that is negative or not a number (a damaged or hand-edited checkpoint), would turn every
     output of its channel into NaN without a word, so it is refused, the channel named."""
     xp = get_array_module(running_var)
-    for name, bad in (("running_mean", ~xp.isfinite(running_mean)),
-                      ("running_var", ~(xp.isfinite(running_var) & (running_var >= 0)))):
-        if bool(bad.any()):
-            ch = int(bad.argmax())
-            value = running_mean[ch] if name == "running_mean" else running_var[ch]
-            want = "finite values" if name == "running_mean" else "finite values >= 0 (a variance)"
-            raise ShapeError("batch_norm", f"{name} of {want}", f"{float(value)} in channel {ch}")
+    ok_mean = xp.isfinite(running_mean)
+    ok_var = xp.isfinite(running_var) & (running_var >= 0)
+    if bool((ok_mean & ok_var).all()):          # one reduction (one sync on a GPU) per call
+        return
+    for name, values, ok, want in (("running_mean", running_mean, ok_mean, "finite values"),
+                                   ("running_var", running_var, ok_var, "finite values >= 0 (a variance)")):
+        if not bool(ok.all()):
+            ch = int((~ok).argmax())
+            raise ShapeError("batch_norm", f"{name} of {want}", f"{float(values[ch])} in channel {ch}")
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
