@@ -1,7 +1,9 @@
 """The CPU convolution: Numba's im2col and col2im a cache-sized block of images at a time, with
 OpenBLAS's products between them (``kernels/blocked_conv.py``), the batch split over one worker
-thread per core (``threads.py``); depthwise layers (groups == channels) go to their own loops
-instead (``depthwise.py``), 1x1 layers straight to the products (``kernels/pointwise_conv.py``)."""
+thread per core (``threads.py``). Stride-1 layers with small windows and 8 or more channels skip
+the columns: kh*kw products of shifted windows of the padded input (``shifted_conv.py``);
+depthwise layers (groups == channels) go to their own loops (``depthwise.py``), 1x1 layers
+straight to the products (``kernels/pointwise_conv.py``)."""
 from __future__ import annotations
 
 import functools
@@ -11,13 +13,21 @@ import numpy as np
 from ...geometry import window_geometry
 from ..blocked_conv import blocked_conv2d_backward, blocked_conv2d_forward
 from ..pointwise_conv import is_pointwise, pointwise_conv2d_backward, pointwise_conv2d_forward
-from . import threads
+from . import blas, threads
 from .common import float_array
 from .depthwise import depthwise_backward, depthwise_forward
+from .shifted_conv import shifted_conv2d_backward, shifted_conv2d_forward
 from .windows import col2im, im2col
 
 # A 4 MB block of columns is still in the L2/L3 cache when the product reads it.
 BLOCK_BYTES = 4 << 20
+
+# Stride-1 layers with windows of at most SHIFTED_MAX_TAPS positions and at least
+# SHIFTED_MIN_CHANNELS input channels take the shifted products (shifted_conv.py): with fewer
+# channels or more positions (the lab's 5x5 layers), kh*kw products over C channels each lose
+# to one product over C*kh*kw rows of columns.
+SHIFTED_MIN_CHANNELS = 8
+SHIFTED_MAX_TAPS = 9
 
 _im2col_one_thread = functools.partial(im2col, one_thread=True)
 _col2im_one_thread = functools.partial(col2im, one_thread=True)
@@ -31,6 +41,28 @@ def _depthwise_geometry(fn, x, w, stride, padding, dilation, groups):
     return window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
 
 
+def _shifted(x, w, stride, groups) -> bool:
+    """Whether the layer takes the shifted products instead of im2col."""
+    return (groups == 1 and tuple(stride) == (1, 1) and x.shape[1] >= SHIFTED_MIN_CHANNELS
+            and w.shape[2] * w.shape[3] <= SHIFTED_MAX_TAPS and not blas.available())
+
+
+def _matching(fn, x, w, g=None, out_hw=None):
+    """x, w (and dL/dy) as C-contiguous arrays of one dtype, their shapes checked against each
+    other: the shifted products read raw memory, so a mismatch must stop here."""
+    x = float_array(x, "x", fn, (4,))
+    w = float_array(w, "w", fn, (4,))
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(f"{fn}: w {w.shape} must have x's {x.shape[1]} channels in dimension 1")
+    if g is None:
+        return x, w.astype(x.dtype, copy=False)
+    g = float_array(g, "g", fn, (4,))
+    want = (x.shape[0], w.shape[0], *out_hw)
+    if g.shape != want:
+        raise ValueError(f"{fn}: dL/dy must have shape {want} for x {x.shape} and w {w.shape}, got {g.shape}")
+    return x.astype(g.dtype, copy=False), w.astype(g.dtype, copy=False), g
+
+
 def conv2d_forward(x, w, b, stride, padding, dilation, groups):
     """x (N, C, H, W), w (F, C/groups, kh, kw), b (F,) or None -> y (N, F, OH, OW)."""
     geometry = _depthwise_geometry("conv2d_forward", x, w, stride, padding, dilation, groups)
@@ -41,8 +73,14 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
     x = float_array(x, "x", "conv2d_forward", (4,))
     *_, oh, ow = window_geometry("conv2d_forward", x.shape[2:], *w.shape[2:], stride, padding, dilation)
     n = x.shape[0]
-    cols = _im2col_one_thread if threads.shares(n) > 1 else im2col    # one share: Numba's threads
     y = np.empty((n, w.shape[0], oh, ow), dtype=x.dtype)
+    if _shifted(x, w, stride, groups):
+        x, w = _matching("conv2d_forward", x, w)
+        threads.over_images(lambda i, j: shifted_conv2d_forward(x[i:j], w, padding, dilation, oh, ow, y[i:j]), n)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        return y
+    cols = _im2col_one_thread if threads.shares(n) > 1 else im2col    # one share: Numba's threads
     threads.over_images(lambda i, j: blocked_conv2d_forward(
         np, cols, BLOCK_BYTES, x[i:j], w, b, stride, padding, dilation, groups, out=y[i:j]), n)
     return y
@@ -56,15 +94,25 @@ def conv2d_backward(g, x, w, stride, padding, dilation, groups, need_dx=True, ne
     if is_pointwise(w, padding, groups):
         return pointwise_conv2d_backward(np, g, x, w, stride, need_dx, need_dw)
     n = x.shape[0]
+    dx = np.empty(x.shape, dtype=g.dtype) if need_dx else None
+    if _shifted(x, w, stride, groups):
+        fn = "conv2d_backward"
+        *_, oh, ow = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
+        x, w, g = _matching(fn, x, w, g, (oh, ow))
+        dws = threads.over_images(lambda i, j: shifted_conv2d_backward(
+            g[i:j], x[i:j], w, padding, dilation, need_dx, need_dw, dx[i:j] if need_dx else None)[1], n)
+        return dx, (_summed(dws) if need_dw else None)
     cols, back = ((_im2col_one_thread, _col2im_one_thread) if threads.shares(n) > 1
                   else (im2col, col2im))                             # one share: Numba's threads
-    dx = np.empty(x.shape, dtype=g.dtype) if need_dx else None
     dws = threads.over_images(lambda i, j: blocked_conv2d_backward(
         np, cols, back, BLOCK_BYTES, g[i:j], x[i:j], w, stride, padding, dilation, groups,
         need_dx, need_dw, dx_out=dx[i:j] if need_dx else None)[1], n)
-    if not need_dw:
-        return dx, None
-    dw = dws[0]
-    for part in dws[1:]:                        # dL/dW sums over every share's images
+    return dx, (_summed(dws) if need_dw else None)
+
+
+def _summed(parts):
+    """dL/dW sums over every share's images."""
+    dw = parts[0]
+    for part in parts[1:]:
         dw += part
-    return dx, dw
+    return dw
