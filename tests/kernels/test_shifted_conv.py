@@ -83,6 +83,13 @@ def test_without_a_blas_binding_the_im2col_path_runs():
     np.testing.assert_array_equal(y, np.full((2, 2, 3, 3), 72.0))
 
 
+def test_status_says_whether_the_shifted_products_run():
+    from minidl import kernels
+    assert kernels.status()["cpu_shifted_conv"].startswith("ok")
+    with mock.patch.object(blas, "available", lambda: "no BLAS here"):
+        assert kernels.status()["cpu_shifted_conv"] == "unavailable, im2col instead (no BLAS here)"
+
+
 def test_mismatched_shapes_are_refused_before_any_product():
     x, w = np.zeros((2, 8, 5, 5)), np.zeros((4, 9, 3, 3))
     with pytest.raises(ValueError, match=r"conv2d_forward: w \(4, 9, 3, 3\) must have x's 8 channels"):
