@@ -116,6 +116,8 @@ def build(recipe: dict):
         opt = optim.AdamW(params, lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     else:
         opt = optim.Adam(params, lr=recipe["lr"])
+    if recipe.get("sam"):
+        opt = optim.SAM(opt, rho=recipe["sam"])
     return model, opt
 
 
@@ -296,13 +298,15 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=None, help="override the recipe's")
     p.add_argument("--no-decay-vectors", dest="decay_vectors", action="store_false", default=None,
                    help="weight decay on the conv and linear weights only (not biases, batch norm)")
+    p.add_argument("--sam", type=float, default=None,
+                   help="sharpness-aware minimisation with this rho around the optimizer (0: none)")
     p.add_argument("--swa", type=float, default=None,
                    help="average the weights of the last F of the schedule (0: none)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     recipe = dict(RECIPES[args.recipe])
     for key in ("weight_decay", "label_smoothing", "shift", "optimizer", "lr", "erase", "batch_size", "swa",
-                "decay_vectors"):
+                "decay_vectors", "sam"):
         if getattr(args, key) is not None:
             recipe[key] = getattr(args, key)
     fixed = recipe["schedule"] != "onecycle"              # lab5: its epochs are the recipe

@@ -134,7 +134,8 @@ def _diverged(what: str, epoch: int, batch: int, optimizer) -> str:
 
 def train_step(model, optimizer, x: Tensor, y: Tensor, loss: Callable = F.cross_entropy):
     """One step of gradient descent on the batch (x, y): zero_grad, forward, loss, backward,
-    optimizer.step(). Returns (outputs, loss as a float).
+    optimizer.step() (given a closure that reruns forward, loss and backward on the batch when
+    the optimizer needs one, as optim.SAM does). Returns (outputs, loss as a float).
 
     Raises TrainingDiverged when the outputs or the loss are NaN or infinite (before the
     backward pass), when a gradient is (before the step), or when the step itself made a weight
@@ -159,7 +160,10 @@ def train_step(model, optimizer, x: Tensor, y: Tensor, loss: Callable = F.cross_
     if not sync.all(all(_finite(p.grad) for p in params if p.grad is not None)):
         raise TrainingDiverged("the gradients became NaN or infinite", number)
     before = [p.data.copy() for p in params]
-    optimizer.step()
+    if getattr(optimizer, "needs_closure", False):     # SAM: the gradient again, elsewhere
+        optimizer.step(lambda: loss(model(x), y).backward())
+    else:
+        optimizer.step()
     if not all(_finite(p.data) for p in params):
         for p, old in zip(params, before):
             p.data[...] = old
