@@ -45,7 +45,9 @@ def test_features_equal_a_manual_forward_of_the_prefix(layer, shape):
     feats = extract_features(model, layer, x, batch_size=4, progress=False)
     assert feats.shape == shape and feats.dtype == np.float32
     expected = manual_prefix(model, x, layer)
-    np.testing.assert_allclose(feats.reshape(expected.shape), expected, rtol=1e-5, atol=1e-6)
+    # Batches of 4 against one of 10: the convolutions' BLAS products see other column counts and
+    # may add in another order, so float32 features of order 1 agree to ~1e-6, not bit for bit.
+    np.testing.assert_allclose(feats.reshape(expected.shape), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_flatten_and_the_models_own_output():
