@@ -29,9 +29,8 @@ def _bindings() -> tuple[dict, str]:
     libs = ThreadpoolController().select(internal_api="openblas").lib_controllers
     why = "NumPy's BLAS is not OpenBLAS" if not libs else ""
     for lib in libs:
-        found = {}
+        found, dll = {}, ctypes.CDLL(lib.filepath)     # the copy already loaded, not a second one
         for dtype, (name, scalar) in _SYMBOLS.items():
-            dll = ctypes.CDLL(lib.filepath)
             for symbol in (f"scipy_cblas_{name}64_", f"cblas_{name}64_"):
                 fn = getattr(dll, symbol, None)
                 if fn is not None:
