@@ -16,7 +16,9 @@ With groups g, the channels split into g independent convolutions side by side.
 
 im2col, col2im, conv2d_forward and conv2d_backward are dispatched ops (``minidl.kernels``): the
 code below is their plain reference, and ``im2col.cpu`` / ``im2col.cuda`` are the fast kernels,
-tested equal to it.
+tested equal to it. ``conv2d_forward.cpu`` runs stride-1 layers with small windows without any
+columns: the same sum over window offsets (i, j), one product W[:, :, i, j] @ (x shifted by
+(i, j)) per offset (``kernels/cpu/shifted_conv.py``).
 """
 from __future__ import annotations
 
