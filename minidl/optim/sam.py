@@ -61,6 +61,9 @@ class SAM(Optimizer):
         self.base.step()
         return loss
 
+    def add_param_group(self, param_group: dict) -> None:
+        self.base.add_param_group(param_group)      # checked by the wrapped optimizer's rules
+
     def state_dict(self) -> dict:
         return self.base.state_dict()
 

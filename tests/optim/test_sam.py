@@ -90,3 +90,12 @@ def test_train_step_gives_sam_its_closure_and_the_step_matches_a_hand_written_on
         p.data -= 0.5 * p.grad
     for p, q in zip(models[0].parameters(), params):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-6, atol=1e-7)
+
+
+def test_a_group_added_to_sam_joins_the_wrapped_optimizer_under_its_rules():
+    w, v = Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
+    opt = optim.SAM(optim.SGD([w], lr=0.1, momentum=0.9))
+    with pytest.raises(ValueError, match="nesterov=True needs momentum > 0"):
+        opt.add_param_group({"params": [v], "nesterov": True, "momentum": 0.0})
+    opt.add_param_group({"params": [v], "lr": 0.01})
+    assert opt.base.param_groups[1]["lr"] == 0.01 and opt.base.param_groups[1]["momentum"] == 0.9
