@@ -269,21 +269,16 @@ def run(recipe: dict, epochs: int, seed: int, data, background: float, budget_s:
             f"{t1 - t0:.0f}s train + {t2 - t1:.0f}s test, load {load():.1f}")
     final, last_weights, averaged = history.epochs[-1]["val_acc"], None, 0
     if tail is not None and tail.swa.n_averaged:
-        t0, c0 = time.monotonic(), time.process_time()
-        update_bn(D.DataLoader(x_train, y_train, 500), tail.swa)    # un-augmented training images
-        train_s, cpu_s = train_s + time.monotonic() - t0, cpu_s + time.process_time() - c0
-        model, last_weights, averaged = tail.swa.module, final, tail.swa.n_averaged
-        final = evaluate(model, test_loader)["accuracy"]
-        log(f"seed {seed}: the last weights scored {last_weights:.4f}; the average of {averaged} "
-            f"snapshots from the last {recipe['swa']:.0%} of the schedule scores {final:.4f}")
-    elif recipe.get("precise_bn"):
+        model, averaged = tail.swa.module, tail.swa.n_averaged
+    if averaged or recipe.get("precise_bn"):
         t0, c0 = time.monotonic(), time.process_time()
         update_bn(D.DataLoader(x_train, y_train, 500), model)        # un-augmented training images
         train_s, cpu_s = train_s + time.monotonic() - t0, cpu_s + time.process_time() - c0
-        last_weights = final
-        final = evaluate(model, test_loader)["accuracy"]
-        log(f"seed {seed}: with the running statistics {last_weights:.4f}; with the batch-norm statistics "
-            f"of the whole training set {final:.4f}")
+        last_weights, final = final, evaluate(model, test_loader)["accuracy"]
+        log(f"seed {seed}: the last weights scored {last_weights:.4f}; "
+            + (f"the average of {averaged} snapshots from the last {recipe['swa']:.0%} of the schedule"
+               if averaged else "with the batch-norm statistics of the whole training set")
+            + f" scores {final:.4f}")
     mirrored = mirror_accuracy(model, x_test, y_test)
     log(f"seed {seed}: test accuracy {final:.4f}, with its mirror averaged in {mirrored:.4f}")
     return {"seed": seed, "history": history, "model": model, "train_seconds": train_s, "train_cpu_seconds": cpu_s,
