@@ -107,13 +107,14 @@ def use_reference(enabled: bool = True):
 
 def status() -> dict[str, str]:
     """For each backend: 'ok (ops...)' or why it is unavailable; and whether the CPU's stride-1
-    convolution can take the shifted BLAS products (kernels/cpu/shifted_conv.py)."""
+    convolution can take its direct BLAS products (kernels/cpu/winograd.py, shifted_conv.py)."""
     out = {}
     for backend, reason in (("cpu", cpu.UNAVAILABLE), ("cuda", cuda.UNAVAILABLE)):
         ops = sorted(op.name for op in OPS if getattr(op, backend) is not None)
         out[backend] = f"unavailable ({reason})" if reason else f"ok ({', '.join(ops)})"
     why = cpu.blas.available()
-    out["cpu_shifted_conv"] = f"unavailable, im2col instead ({why})" if why else "ok (NumPy's cblas_sgemm/dgemm)"
+    for path in ("cpu_winograd_conv", "cpu_shifted_conv"):
+        out[path] = f"unavailable, im2col instead ({why})" if why else "ok (NumPy's cblas_sgemm/dgemm)"
     return out
 
 

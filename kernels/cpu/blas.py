@@ -60,6 +60,12 @@ def available() -> str:
     return _bindings()[1]
 
 
+def function(dtype):
+    """The bound cblas_sgemm or cblas_dgemm for ``dtype`` itself (a ctypes function, which Numba
+    code can call with the GIL released); ``available()`` must be "" first."""
+    return _bindings()[0][np.dtype(dtype)]
+
+
 def gemm(dtype, trans_a: bool, trans_b: bool, m: int, n: int, k: int,
          a: np.ndarray, a_at: int, lda: int, b: np.ndarray, b_at: int, ldb: int,
          beta: float, c: np.ndarray, c_at: int, ldc: int) -> None:

@@ -1,7 +1,9 @@
 """The CPU convolution: Numba's im2col and col2im a cache-sized block of images at a time, with
 OpenBLAS's products between them (``kernels/blocked_conv.py``), the batch split over one worker
-thread per core (``threads.py``). Stride-1 layers with small windows and 8 or more channels skip
-the columns: kh*kw products of shifted windows of the padded input (``shifted_conv.py``);
+thread per core (``threads.py``). 3x3 stride-1 layers with 16 or more channels take Winograd's
+F(2x2, 3x3), 16 products on transformed tiles with 2.25x fewer multiply-adds (``winograd.py``);
+other stride-1 layers with small windows and 8 or more channels skip the columns: kh*kw
+products of shifted windows of the padded input (``shifted_conv.py``);
 depthwise layers (groups == channels) go to their own loops (``depthwise.py``), 1x1 layers
 straight to the products (``kernels/pointwise_conv.py``)."""
 from __future__ import annotations
@@ -17,6 +19,8 @@ from . import blas, threads
 from .common import float_array
 from .depthwise import depthwise_backward, depthwise_forward
 from .shifted_conv import shifted_conv2d_backward, shifted_conv2d_forward
+from .winograd import (flipped_filters, transformed_filters, winograd_conv2d_filter_gradient,
+                       winograd_conv2d_forward, winograd_conv2d_input_gradient)
 from .windows import col2im, im2col
 
 # A 4 MB block of columns is still in the L2/L3 cache when the product reads it.
@@ -28,6 +32,11 @@ BLOCK_BYTES = 4 << 20
 # to one product over C*kh*kw rows of columns.
 SHIFTED_MIN_CHANNELS = 8
 SHIFTED_MAX_TAPS = 9
+
+# 3x3 stride-1 undilated layers with at least WINOGRAD_MIN_CHANNELS input channels take the
+# Winograd products (winograd.py): measured against the shifted products on ResNet's 16-, 32-
+# and 64-channel layers (benchmarks/kernel_ops.py), it wins in all three, forward and backward.
+WINOGRAD_MIN_CHANNELS = 16
 
 _im2col_one_thread = functools.partial(im2col, one_thread=True)
 _col2im_one_thread = functools.partial(col2im, one_thread=True)
@@ -45,6 +54,13 @@ def _shifted(x, w, stride, groups) -> bool:
     """Whether the layer takes the shifted products instead of im2col."""
     return (groups == 1 and tuple(stride) == (1, 1) and x.shape[1] >= SHIFTED_MIN_CHANNELS
             and w.shape[2] * w.shape[3] <= SHIFTED_MAX_TAPS and not blas.available())
+
+
+def _winograd(x, w, stride, padding, dilation, groups) -> bool:
+    """Whether the layer takes Winograd's F(2x2, 3x3) (dL/dx is its correlation with the
+    flipped filters at padding 2 - p, so p <= 2; its products are ``blas``'s)."""
+    return (groups == 1 and w.shape[2:] == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+            and max(padding) <= 2 and x.shape[1] >= WINOGRAD_MIN_CHANNELS and not blas.available())
 
 
 def _matching(fn, x, w, g=None, out_hw=None):
@@ -74,6 +90,13 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
     *_, oh, ow = window_geometry("conv2d_forward", x.shape[2:], *w.shape[2:], stride, padding, dilation)
     n = x.shape[0]
     y = np.empty((n, w.shape[0], oh, ow), dtype=x.dtype)
+    if _winograd(x, w, stride, padding, dilation, groups):
+        x, w = _matching("conv2d_forward", x, w)
+        u = transformed_filters(w)
+        threads.over_images(lambda i, j: winograd_conv2d_forward(x[i:j], u, padding, oh, ow, y[i:j]), n)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        return y
     if _shifted(x, w, stride, groups):
         x, w = _matching("conv2d_forward", x, w)
         threads.over_images(lambda i, j: shifted_conv2d_forward(x[i:j], w, padding, dilation, oh, ow, y[i:j]), n)
@@ -95,6 +118,18 @@ def conv2d_backward(g, x, w, stride, padding, dilation, groups, need_dx=True, ne
         return pointwise_conv2d_backward(np, g, x, w, stride, need_dx, need_dw)
     n = x.shape[0]
     dx = np.empty(x.shape, dtype=g.dtype) if need_dx else None
+    if _winograd(x, w, stride, padding, dilation, groups):
+        fn = "conv2d_backward"
+        *_, oh, ow = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
+        x, w, g = _matching(fn, x, w, g, (oh, ow))
+        u = flipped_filters(w) if need_dx else None
+
+        def share(i, j):
+            if need_dx:
+                winograd_conv2d_input_gradient(g[i:j], u, padding, dx[i:j])
+            return winograd_conv2d_filter_gradient(g[i:j], x[i:j], padding) if need_dw else None
+        dws = threads.over_images(share, n)
+        return dx, (_summed(dws) if need_dw else None)
     if _shifted(x, w, stride, groups):
         fn = "conv2d_backward"
         *_, oh, ow = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)

@@ -83,11 +83,13 @@ def test_without_a_blas_binding_the_im2col_path_runs():
     np.testing.assert_array_equal(y, np.full((2, 2, 3, 3), 72.0))
 
 
-def test_status_says_whether_the_shifted_products_run():
+def test_status_says_whether_the_direct_products_run():
     from minidl import kernels
-    assert kernels.status()["cpu_shifted_conv"].startswith("ok")
+    for path in ("cpu_shifted_conv", "cpu_winograd_conv"):
+        assert kernels.status()[path].startswith("ok")
     with mock.patch.object(blas, "available", lambda: "no BLAS here"):
-        assert kernels.status()["cpu_shifted_conv"] == "unavailable, im2col instead (no BLAS here)"
+        for path in ("cpu_shifted_conv", "cpu_winograd_conv"):
+            assert kernels.status()[path] == "unavailable, im2col instead (no BLAS here)"
 
 
 def test_mismatched_shapes_are_refused_before_any_product():
