@@ -1,23 +1,24 @@
-"""Numba ReLU, forward and backward, in one pass each; the references are in
-``minidl.functional.activation``."""
+"""Numba ReLU, forward and backward, in one pass each, a share of the elements per core
+(``threads.split``); the references are in ``minidl.functional.activation``."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from .common import JIT, float_array, run, u
+from . import threads
+from .common import ONE_THREAD, float_array, u
 
 
-@njit(**JIT)
-def _relu_forward(x, y):
-    for q in prange(x.size):
+@njit(**ONE_THREAD)
+def _relu_forward(start, stop, x, y):
+    for q in range(start, stop):
         v = x[u(q)]
         y[u(q)] = 0 if v <= 0 else v  # +0 for -0 and NaN kept, like np.maximum(x, 0)
 
 
-@njit(**JIT)
-def _relu_backward(dy, y, dx):
-    for q in prange(dy.size):
+@njit(**ONE_THREAD)
+def _relu_backward(start, stop, dy, y, dx):
+    for q in range(start, stop):
         dx[u(q)] = dy[u(q)] * (y[u(q)] > 0)  # as the reference: NaN * 0 stays NaN
 
 
@@ -25,7 +26,7 @@ def relu_forward(x):
     """y = max(x, 0), any shape."""
     x = float_array(x, "x", "relu_forward", None)
     y = np.empty_like(x)
-    run(_relu_forward, x.size, x.reshape(-1), y.reshape(-1))
+    threads.split(_relu_forward, x.size, x.size, x.reshape(-1), y.reshape(-1))
     return y
 
 
@@ -36,6 +37,6 @@ def relu_backward(dy, y):
     if dy.shape != y.shape:
         raise ValueError(f"relu_backward: dy {dy.shape} and y {y.shape} must have one shape")
     dx = np.empty_like(dy)
-    run(_relu_backward, dy.size, dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
+    threads.split(_relu_backward, dy.size, dy.size, dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
     return dx
 

@@ -1,12 +1,14 @@
-"""Numba batch normalisation. Training mode, forward and backward: one task per channel, two
-passes over its values. Evaluation mode: one pass per (image, channel) plane with the running
-statistics. The references are in ``minidl.functional.norm``."""
+"""Numba batch normalisation. Training mode, forward and backward: two passes over each
+channel's values, a share of the channels per core. Evaluation mode: one pass per (image,
+channel) plane with the running statistics, a share of the planes per core (``threads.split``).
+The references are in ``minidl.functional.norm``."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from .common import JIT, float_array, run, u
+from . import threads
+from .common import ONE_THREAD, float_array, u
 
 
 # Per-channel sums run in float64 with fastmath's reassociation (and nothing else of fastmath):
@@ -36,11 +38,12 @@ def _sum_and_dot(a, b, start, stop):
     return s, t
 
 
-@njit(**JIT)
-def _batch_norm_forward_train(x, gamma, beta, eps, y, xhat, mean, var, inv_std, n, c, length):
-    """x, y, xhat flat (N, C, L): statistics per channel over N and L, in two passes."""
+@njit(**ONE_THREAD)
+def _batch_norm_forward_train(c0, c1, x, gamma, beta, eps, y, xhat, mean, var, inv_std, n, c, length):
+    """x, y, xhat flat (N, C, L): statistics per channel over N and L, in two passes, for the
+    channels [c0, c1)."""
     m = n * length
-    for ch in prange(c):
+    for ch in range(c0, c1):
         # Mean and variance from one pass over d = x - shift: shifting by one of the channel's
         # own values keeps E[d^2] - E[d]^2 from cancelling when the mean is far from zero.
         shift = np.float64(x[u(ch * length)])
@@ -63,11 +66,11 @@ def _batch_norm_forward_train(x, gamma, beta, eps, y, xhat, mean, var, inv_std, 
                 y[u(q)] = g * xh + bt
 
 
-@njit(**JIT)
-def _batch_norm_backward(dy, xhat, gamma, inv_std, dx, dgamma, dbeta, n, c, length):
-    """dy, xhat, dx flat (N, C, L); sums per channel in float64."""
+@njit(**ONE_THREAD)
+def _batch_norm_backward(c0, c1, dy, xhat, gamma, inv_std, dx, dgamma, dbeta, n, c, length):
+    """dy, xhat, dx flat (N, C, L); sums per channel in float64, for the channels [c0, c1)."""
     m = n * length
-    for ch in prange(c):
+    for ch in range(c0, c1):
         s_dy = s_dy_xhat = 0.0
         for b in range(n):
             base = (b * c + ch) * length
@@ -108,7 +111,7 @@ def batch_norm_forward_train(x, gamma, beta, eps):
     y, xhat = np.empty_like(x), np.empty_like(x)
     mean, var, inv_std = (np.empty(c, dtype=x.dtype) for _ in range(3))
     n, length = x.shape[0], x.size // (x.shape[0] * c)
-    run(_batch_norm_forward_train, x.size, x.reshape(-1), gamma, beta, float(eps), y.reshape(-1),
+    threads.split(_batch_norm_forward_train, c, x.size, x.reshape(-1), gamma, beta, float(eps), y.reshape(-1),
         xhat.reshape(-1), mean, var, inv_std, n, c, length)
     return y, mean, var, xhat, inv_std
 
@@ -129,15 +132,16 @@ def batch_norm_backward(dy, xhat, gamma, inv_std):
     dx = np.empty_like(dy)
     dgamma, dbeta = np.empty(c, dtype=dy.dtype), np.empty(c, dtype=dy.dtype)
     n, length = dy.shape[0], dy.size // (dy.shape[0] * c)
-    run(_batch_norm_backward, dy.size, dy.reshape(-1), xhat.reshape(-1), gamma, inv_std,
+    threads.split(_batch_norm_backward, c, dy.size, dy.reshape(-1), xhat.reshape(-1), gamma, inv_std,
         dx.reshape(-1), dgamma, dbeta, n, c, length)
     return dx, dgamma, dbeta
 
 
-@njit(**JIT)
-def _batch_norm_forward_eval(x, gamma, beta, mean, inv_std, y, xhat, keep, planes, c, length):
-    """x, y, xhat flat (N, C, L); the reference's operations in its order, so the same bits."""
-    for p in prange(planes):
+@njit(**ONE_THREAD)
+def _batch_norm_forward_eval(p0, p1, x, gamma, beta, mean, inv_std, y, xhat, keep, c, length):
+    """x, y, xhat flat (N, C, L), the (image, channel) planes [p0, p1); the reference's
+    operations in its order, so the same bits."""
+    for p in range(p0, p1):
         ch = p % c
         mu, s, g, bt = mean[ch], inv_std[ch], gamma[ch], beta[ch]
         if keep:
@@ -162,6 +166,6 @@ def batch_norm_forward_eval(x, gamma, beta, mean, var, eps, keep_xhat=True):
     y = np.empty_like(x)
     xhat = np.empty_like(x) if keep_xhat else np.empty(1, dtype=x.dtype)
     planes = x.shape[0] * c
-    run(_batch_norm_forward_eval, x.size, x.reshape(-1), gamma, beta, mean, inv_std, y.reshape(-1),
-        xhat.reshape(-1), keep_xhat, planes, c, x.size // max(planes, 1))
+    threads.split(_batch_norm_forward_eval, planes, x.size, x.reshape(-1), gamma, beta, mean, inv_std,
+                  y.reshape(-1), xhat.reshape(-1), keep_xhat, c, x.size // max(planes, 1))
     return y, (xhat if keep_xhat else None), inv_std

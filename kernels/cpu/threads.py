@@ -22,6 +22,8 @@ from typing import Callable
 import numba
 from threadpoolctl import ThreadpoolController
 
+from .common import PARALLEL_WORK
+
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _pool_lock = threading.Lock()
@@ -36,20 +38,35 @@ def over_images(job: Callable[[int, int], object], n: int) -> list:
     """[job(start, stop) for each share of range(n)], the first share on the calling thread and
     the others on worker threads, with BLAS on one thread meanwhile. Results in share order; the
     first error raised by a share is raised here, after every share has finished."""
+    with blas_on_one_thread() if shares(n) > 1 else contextlib.nullcontext():
+        return _over_shares(job, n)
+
+
+def split(kernel, n: int, work: int, *args) -> None:
+    """kernel(start, stop, *args) over shares of range(n) as ``over_images`` runs them, for the
+    Numba loops compiled for one thread (batch norm's channels, ReLU's elements): on one thread
+    when ``work`` (elements touched) is below common.PARALLEL_WORK. Numba's own thread pool is
+    not used, so an OpenMP runtime that another library left spinning cannot slow these down."""
+    if work < PARALLEL_WORK:
+        kernel(0, n, *args)
+    else:
+        _over_shares(lambda i, j: kernel(i, j, *args), n)
+
+
+def _over_shares(job, n):
     parts = shares(n)
     bounds = [n * k // parts for k in range(parts + 1)]
     if parts == 1:
         return [job(0, n)]
-    with blas_on_one_thread():
-        others = [_workers(parts - 1).submit(job, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
-        try:
-            first = job(bounds[0], bounds[1])
-        finally:
-            done = [f.exception() for f in others]          # wait for every share
-        for error in done:
-            if error is not None:
-                raise error
-        return [first, *(f.result() for f in others)]
+    others = [_workers(parts - 1).submit(job, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
+    try:
+        first = job(bounds[0], bounds[1])
+    finally:
+        done = [f.exception() for f in others]          # wait for every share
+    for error in done:
+        if error is not None:
+            raise error
+    return [first, *(f.result() for f in others)]
 
 
 def _workers(count: int) -> ThreadPoolExecutor:

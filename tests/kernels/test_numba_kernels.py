@@ -6,6 +6,7 @@ the check allows rtol 1e-6 (float32) / 1e-12 (float64) for summation order all t
 Batch norm sums in float64 where the reference sums in the input's dtype: float64 results agree
 to rtol 1e-10, float32 ones to rtol 1e-4 / atol 1e-5 (values of order 1).
 """
+import contextlib
 from unittest import mock
 
 import numpy as np
@@ -228,17 +229,26 @@ def test_bad_input_names_the_function_and_the_problem(call, error, words):
         call()
 
 
+def split_over(shares):
+    """Every threads.split call cut into 1-3 shares on the worker threads, however small."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(nb_threads, "PARALLEL_WORK", 0))
+    stack.enter_context(mock.patch.object(nb_threads, "shares", lambda n: max(1, min(n, shares))))
+    return stack
+
+
 @settings(max_examples=20, deadline=None)
 @given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=4).map(tuple),
-       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**32 - 1))
-def test_relu_matches_reference(shape, dtype, seed):
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**32 - 1), shares=st.integers(1, 3))
+def test_relu_matches_reference(shape, dtype, seed, shares):
     rng = np.random.default_rng(seed)
     x = rng.integers(-2, 3, shape).astype(dtype)          # exact zeros sit on ReLU's kink
     x[rng.random(shape) < 0.1] = np.nan
     dy = rng.standard_normal(shape).astype(dtype)
     y = relu_forward.reference(x)
-    assert_same(nb.relu_forward(x), y)
-    assert_same(nb.relu_backward(dy, y), relu_backward.reference(dy, y))
+    with split_over(shares):
+        assert_same(nb.relu_forward(x), y)
+        assert_same(nb.relu_backward(dy, y), relu_backward.reference(dy, y))
 
 
 @st.composite
@@ -258,17 +268,19 @@ def norm_inputs(draw):
 
 
 @settings(max_examples=30, deadline=None)
-@given(inputs=norm_inputs())
-def test_batch_norm_matches_reference(inputs):
+@given(inputs=norm_inputs(), shares=st.integers(1, 3))
+def test_batch_norm_matches_reference(inputs, shares):
     x, gamma, beta, dy = inputs
     tol = BN_TOL[x.dtype.type]
-    forward = nb.batch_norm_forward_train(x, gamma, beta, 1e-5)
+    with split_over(shares):
+        forward = nb.batch_norm_forward_train(x, gamma, beta, 1e-5)
     reference = batch_norm_forward_train.reference(x, gamma, beta, 1e-5)
     for name, actual, expected in zip(["y", "mean", "var", "xhat", "inv_std"], forward, reference):
         assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
         np.testing.assert_allclose(actual, expected, err_msg=name, **tol)
     _, _, _, xhat, inv_std = reference
-    backward = nb.batch_norm_backward(dy, xhat, gamma, inv_std)
+    with split_over(shares):
+        backward = nb.batch_norm_backward(dy, xhat, gamma, inv_std)
     for name, actual, expected in zip(["dx", "dgamma", "dbeta"], backward,
                                       batch_norm_backward.reference(dy, xhat, gamma, inv_std)):
         assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
@@ -276,14 +288,15 @@ def test_batch_norm_matches_reference(inputs):
 
 
 @settings(max_examples=30, deadline=None)
-@given(inputs=norm_inputs(), keep=st.booleans())
-def test_batch_norm_eval_matches_reference_bit_for_bit(inputs, keep):
+@given(inputs=norm_inputs(), keep=st.booleans(), shares=st.integers(1, 3))
+def test_batch_norm_eval_matches_reference_bit_for_bit(inputs, keep, shares):
     """The same float operations in the same order per element: identical results."""
     x, gamma, beta, _ = inputs
     rng = np.random.default_rng(int(abs(x.flat[0]) * 1e6))
     mean = rng.standard_normal(x.shape[1]).astype(x.dtype)
     var = rng.random(x.shape[1]).astype(x.dtype) + 0.1
-    y, xhat, inv_std = nb.batch_norm_forward_eval(x, gamma, beta, mean, var, 1e-5, keep_xhat=keep)
+    with split_over(shares):
+        y, xhat, inv_std = nb.batch_norm_forward_eval(x, gamma, beta, mean, var, 1e-5, keep_xhat=keep)
     y_ref, xhat_ref, inv_std_ref = batch_norm_forward_eval.reference(x, gamma, beta, mean, var, 1e-5)
     assert_same(y, y_ref)
     assert_same(inv_std, inv_std_ref)
