@@ -1,15 +1,17 @@
 """Numba max-pooling, forward (value and winner of each window) and backward (route the
 gradient to the winner). Same signatures and results as the references in
-``minidl.functional.pool``; ``prange`` spreads the (image, channel) planes over the cores.
+``minidl.functional.pool``; each core takes a share of the (image, channel) planes
+(``threads.split``).
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ...geometry import window_geometry
 from ..checks import pool_backward_argmax
-from .common import JIT, float_array, run, u
+from . import threads
+from .common import ONE_THREAD, float_array, u
 
 
 @njit(cache=True)
@@ -39,9 +41,9 @@ def _max_pool_plane_exact(x, out, argmax, p, h, w, kh, kw, sh, sw, ph, pw, oh, o
 # The fast passes compare with ``>`` alone (the NaN test costs 5x in branch mispredictions) and
 # note whether the plane holds a NaN; such a plane is redone by the exact loop above.
 
-@njit(**JIT)
-def _max_pool2d_forward(x, out, argmax, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow):
-    for p in prange(n * c):
+@njit(**ONE_THREAD)
+def _max_pool2d_forward(p0, p1, x, out, argmax, h, w, kh, kw, sh, sw, ph, pw, oh, ow):
+    for p in range(p0, p1):
         plane = p * h * w
         nan = False
         for oy in range(oh):
@@ -67,10 +69,10 @@ def _max_pool2d_forward(x, out, argmax, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, 
             _max_pool_plane_exact(x, out, argmax, p, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
-@njit(**JIT)
-def _max_pool2x2_forward(x, out, argmax, n, c, h, w, sh, sw, oh, ow):
+@njit(**ONE_THREAD)
+def _max_pool2x2_forward(p0, p1, x, out, argmax, h, w, sh, sw, oh, ow):
     """The common 2x2 unpadded window, unrolled (4x faster than the general loop)."""
-    for p in prange(n * c):
+    for p in range(p0, p1):
         plane = p * h * w
         nan = False
         for oy in range(oh):
@@ -92,25 +94,24 @@ def _max_pool2x2_forward(x, out, argmax, n, c, h, w, sh, sw, oh, ow):
             _max_pool_plane_exact(x, out, argmax, p, h, w, 2, 2, sh, sw, 0, 0, oh, ow)
 
 
-@njit(**JIT)
-def _max_pool2d_backward(dout, argmax, dx, planes, hw, ohw, chunk):
-    """Returns how many argmax entries fell outside the plane (and were skipped)."""
-    n_chunks = (planes + chunk - 1) // chunk
-    bad = np.zeros(n_chunks, dtype=np.int64)
-    for t in prange(n_chunks):
-        acc = np.empty(hw, dtype=np.float64)  # the reference's bincount sums in float64
-        for p in range(t * chunk, min(planes, (t + 1) * chunk)):
-            for q in range(hw):
-                acc[u(q)] = 0.0
-            for q in range(p * ohw, (p + 1) * ohw):
-                idx = argmax[u(q)]
-                if idx < 0 or idx >= hw:
-                    bad[t] += 1
-                else:
-                    acc[u(idx)] += dout[u(q)]
-            for q in range(hw):
-                dx[u(p * hw + q)] = acc[u(q)]
-    return bad.sum()
+@njit(**ONE_THREAD)
+def _max_pool2d_backward(p0, p1, dout, argmax, dx, hw, ohw):
+    """The planes [p0, p1); returns how many argmax entries fell outside the plane (and were
+    skipped)."""
+    bad = 0
+    acc = np.empty(hw, dtype=np.float64)  # the reference's bincount sums in float64
+    for p in range(p0, p1):
+        for q in range(hw):
+            acc[u(q)] = 0.0
+        for q in range(p * ohw, (p + 1) * ohw):
+            idx = argmax[u(q)]
+            if idx < 0 or idx >= hw:
+                bad += 1
+            else:
+                acc[u(idx)] += dout[u(q)]
+        for q in range(hw):
+            dx[u(p * hw + q)] = acc[u(q)]
+    return bad
 
 
 def max_pool2d_forward(x, kh, kw, stride, padding):
@@ -121,11 +122,11 @@ def max_pool2d_forward(x, kh, kw, stride, padding):
         "max_pool2d_forward", (h, w), kh, kw, stride, padding, (1, 1))
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     argmax = np.empty((n, c, oh, ow), dtype=np.int64)
-    flat = x.reshape(-1), out.reshape(-1), argmax.reshape(-1), n, c, h, w
+    flat = x.reshape(-1), out.reshape(-1), argmax.reshape(-1), h, w
     if (kh, kw, ph, pw) == (2, 2, 0, 0):
-        run(_max_pool2x2_forward, x.size, *flat, sh, sw, oh, ow)
+        threads.split(_max_pool2x2_forward, n * c, x.size, *flat, sh, sw, oh, ow)
     else:
-        run(_max_pool2d_forward, x.size, *flat, kh, kw, sh, sw, ph, pw, oh, ow)
+        threads.split(_max_pool2d_forward, n * c, x.size, *flat, kh, kw, sh, sw, ph, pw, oh, ow)
     return out, argmax
 
 
@@ -135,8 +136,8 @@ def max_pool2d_backward(dout, argmax, x_shape):
     (n, c, h, w), argmax = pool_backward_argmax(dout, argmax, x_shape, np)
     dx = np.empty((n, c, h, w), dtype=dout.dtype)
     oh, ow = dout.shape[2:]
-    bad = run(_max_pool2d_backward, dx.size, dout.reshape(-1), argmax.reshape(-1),
-             dx.reshape(-1), n * c, h * w, oh * ow, max(1, (n * c) // 64))
+    bad = sum(threads.split(_max_pool2d_backward, n * c, dx.size, dout.reshape(-1), argmax.reshape(-1),
+                            dx.reshape(-1), h * w, oh * ow))
     if bad:
         raise ValueError(f"max_pool2d_backward: {bad} argmax entries fall outside the {h}x{w} "
                          "input plane")

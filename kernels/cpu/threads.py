@@ -42,15 +42,15 @@ def over_images(job: Callable[[int, int], object], n: int) -> list:
         return _over_shares(job, n)
 
 
-def split(kernel, n: int, work: int, *args) -> None:
-    """kernel(start, stop, *args) over shares of range(n) as ``over_images`` runs them, for the
-    Numba loops compiled for one thread (batch norm's channels, ReLU's elements): on one thread
-    when ``work`` (elements touched) is below common.PARALLEL_WORK. Numba's own thread pool is
-    not used, so an OpenMP runtime that another library left spinning cannot slow these down."""
+def split(kernel, n: int, work: int, *args) -> list:
+    """[kernel(start, stop, *args) for each share of range(n)], run as ``over_images`` runs
+    them, for the Numba loops compiled for one thread (batch norm's channels, ReLU's elements,
+    max-pooling's planes): on one thread when ``work`` (elements touched) is below
+    common.PARALLEL_WORK. Numba's own thread pool is not used, so an OpenMP runtime that another
+    library left spinning cannot slow these down."""
     if work < PARALLEL_WORK:
-        kernel(0, n, *args)
-    else:
-        _over_shares(lambda i, j: kernel(i, j, *args), n)
+        return [kernel(0, n, *args)]
+    return _over_shares(lambda i, j: kernel(i, j, *args), n)
 
 
 def _over_shares(job, n):

@@ -167,13 +167,14 @@ def test_col2im_is_the_adjoint_of_im2col(case):
 
 
 @settings(max_examples=40, deadline=None)
-@given(case=cases(pool=True), special=st.sampled_from(["none", "nan", "-inf"]))
-def test_max_pool_forward_matches_reference_including_ties(case, special):
+@given(case=cases(pool=True), special=st.sampled_from(["none", "nan", "-inf"]), shares=st.integers(1, 3))
+def test_max_pool_forward_matches_reference_including_ties(case, special, shares):
     x = case.ties()                          # many equal maxima: the first in the window wins
     if special != "none":                    # a NaN wins its window; -inf rows lose to padding
         rng = np.random.default_rng(case.seed + 1)
         x[rng.random(case.shape) < 0.15] = np.nan if special == "nan" else -np.inf
-    out, argmax = nb.max_pool2d_forward(x, *case.pool_args)
+    with split_over(shares):
+        out, argmax = nb.max_pool2d_forward(x, *case.pool_args)
     ref_out, ref_argmax = max_pool2d_forward.reference(x, *case.pool_args)
     assert_same(out, ref_out)
     assert_same(argmax, ref_argmax)
@@ -188,13 +189,14 @@ def test_max_pool_forward_picks_the_first_of_equal_maxima():
 
 
 @settings(max_examples=40, deadline=None)
-@given(case=cases(pool=True))
-def test_max_pool_backward_matches_reference(case):
+@given(case=cases(pool=True), shares=st.integers(1, 3))
+def test_max_pool_backward_matches_reference(case, shares):
     """Overlapping windows (stride < kernel) send several gradients to one input."""
     _, argmax = max_pool2d_forward.reference(case.ties(), *case.pool_args)
     dout = case.normal(argmax.shape)
-    assert_same(nb.max_pool2d_backward(dout, argmax, case.shape),
-                max_pool2d_backward.reference(dout, argmax, case.shape))
+    with split_over(shares):
+        dx = nb.max_pool2d_backward(dout, argmax, case.shape)
+    assert_same(dx, max_pool2d_backward.reference(dout, argmax, case.shape))
 
 
 @pytest.mark.parametrize("call, error, words", [
