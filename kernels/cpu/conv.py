@@ -1,6 +1,6 @@
 """The CPU convolution: Numba's im2col and col2im a cache-sized block of images at a time, with
 OpenBLAS's products between them (``kernels/blocked_conv.py``), the batch split over one worker
-thread per core (``threads.py``). 3x3 stride-1 layers with 16 or more channels take Winograd's
+thread per core (``threads.py``). 3x3 stride-1 layers with 2 or more channels take Winograd's
 F(2x2, 3x3), 16 products on transformed tiles with 2.25x fewer multiply-adds (``winograd.py``);
 other stride-1 layers with small windows and 8 or more channels skip the columns: kh*kw
 products of shifted windows of the padded input (``shifted_conv.py``);
@@ -34,9 +34,8 @@ SHIFTED_MIN_CHANNELS = 8
 SHIFTED_MAX_TAPS = 9
 
 # 3x3 stride-1 undilated layers with at least WINOGRAD_MIN_CHANNELS input channels take the
-# Winograd products (winograd.py): measured against the shifted products on ResNet's 16-, 32-
-# and 64-channel layers (benchmarks/kernel_ops.py), it wins in all three, forward and backward.
-WINOGRAD_MIN_CHANNELS = 16
+# Winograd products (winograd.py); with one channel im2col's single product is as fast.
+WINOGRAD_MIN_CHANNELS = 2
 
 _im2col_one_thread = functools.partial(im2col, one_thread=True)
 _col2im_one_thread = functools.partial(col2im, one_thread=True)

@@ -45,12 +45,14 @@ def counted(fn):
 @settings(max_examples=60, deadline=None)
 @given(inputs=stride_one_inputs(), shares=st.integers(1, 3))
 def test_shifted_products_match_reference(inputs, shares):
-    """Every stride-1 layer through the shifted products (the channel threshold lowered to 1),
-    the batch split over 1-3 worker threads: y, dL/dx and dL/dW as the references have them."""
+    """Every stride-1 layer through the shifted products (the channel threshold lowered to 1, the
+    Winograd path's raised out of reach), the batch split over 1-3 worker threads: y, dL/dx and
+    dL/dW as the references have them."""
     forward, backward = counted(nb_conv.shifted_conv2d_forward), counted(nb_conv.shifted_conv2d_backward)
     if inputs[1].shape[2:] == (1, 1) and inputs[4] == (0, 0):
         return                                      # unpadded 1x1: the pointwise path
     with mock.patch.object(nb_conv, "SHIFTED_MIN_CHANNELS", 1), mock.patch.object(nb_conv, "SHIFTED_MAX_TAPS", 16), \
+            mock.patch.object(nb_conv, "WINOGRAD_MIN_CHANNELS", 10**9), \
             mock.patch.object(nb_conv, "shifted_conv2d_forward", forward), \
             mock.patch.object(nb_conv, "shifted_conv2d_backward", backward), \
             mock.patch.object(nb_threads, "shares", lambda n: max(1, min(n, shares))):
@@ -59,16 +61,17 @@ def test_shifted_products_match_reference(inputs, shares):
 
 
 def test_layers_below_the_channel_threshold_strided_ones_and_5x5_ones_keep_im2col():
+    """2x2 windows here: stride-1 3x3 layers go to Winograd's products (test_winograd.py)."""
     rng = np.random.default_rng(0)
     forward = counted(nb_conv.shifted_conv2d_forward)
     with mock.patch.object(nb_conv, "shifted_conv2d_forward", forward):
-        for c, stride, k in ((nb_conv.SHIFTED_MIN_CHANNELS - 1, 1, 3), (nb_conv.SHIFTED_MIN_CHANNELS, 2, 3),
+        for c, stride, k in ((nb_conv.SHIFTED_MIN_CHANNELS - 1, 1, 2), (nb_conv.SHIFTED_MIN_CHANNELS, 2, 2),
                              (nb_conv.SHIFTED_MIN_CHANNELS, 1, 5)):
             x, w = rng.standard_normal((2, c, 6, 6)), rng.standard_normal((3, c, k, k))
             nb.conv2d_forward(x, w, None, (stride, stride), (1, 1), (1, 1), 1)
         assert forward.calls == 0
         nb.conv2d_forward(rng.standard_normal((2, nb_conv.SHIFTED_MIN_CHANNELS, 6, 6)),
-                          rng.standard_normal((3, nb_conv.SHIFTED_MIN_CHANNELS, 3, 3)), None,
+                          rng.standard_normal((3, nb_conv.SHIFTED_MIN_CHANNELS, 2, 2)), None,
                           (1, 1), (1, 1), (1, 1), 1)
         assert forward.calls >= 1             # once per share of the images
 
