@@ -2,18 +2,15 @@
 
 Both are defaults: a user's own setting wins, and ``MINIDL_PROCESS_DEFAULTS=0`` skips them all.
 
-Thread pools. A convolution hands the cores from Numba's thread pool (im2col) to OpenBLAS's (the
-product) and back, many times a step. By default each pool's idle threads spin for a while before
-sleeping, stealing the cores the other pool needs (measured on 2 cores: a 64->64 3x3 convolution
-took 1100 ms instead of 85). OPENBLAS_THREAD_TIMEOUT and OMP_WAIT_POLICY ask idle threads to sleep
-at once. Each pool reads its variable when it starts: Numba's starts at the first parallel kernel,
-after this, but OpenBLAS's starts with NumPy. So when NumPy was imported first, OpenBLAS is asked
-to re-read its environment and its threads are stopped, to start again with the short timeout at
-the next product (``OPENBLAS_RESTARTED`` says whether that happened). The OpenMP runtime that
-Numba's kernels share with PyTorch cannot be told later: when something (``import torch``) loaded
-it before minidl, without OMP_WAIT_POLICY set, its threads spin after every parallel region, and
-``OPENMP_SPINS`` makes minidl's Numba kernels run on the calling thread alone (they move memory;
-the products keep both cores).
+OpenBLAS's threads. minidl's kernels run on a few worker threads of its own, one per core
+(``kernels/cpu/threads.py``), each share of the work on one thread, with OpenBLAS held to one
+thread meanwhile; Numba's own thread pool is never started, and no OpenMP setting is made (an
+OpenMP runtime loaded by torch keeps its own defaults and speed). The products outside those
+shares (a linear layer's) use OpenBLAS's pool, whose idle threads by default spin for a while
+before sleeping, stealing the cores the next share needs. OPENBLAS_THREAD_TIMEOUT asks them to
+sleep at once. OpenBLAS reads it when NumPy loads it, so when NumPy was imported first, OpenBLAS
+is asked to re-read its environment and its threads are stopped, to start again with the short
+timeout at the next product (``OPENBLAS_RESTARTED`` says whether that happened).
 
 Large buffers. A training step allocates the same large arrays every time (the columns of a
 convolution: 40 MB in the lab CNN) and frees them after the backward pass. glibc maps every
@@ -30,18 +27,8 @@ import sys
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3   # mallopt's parameter numbers (malloc.h)
 
 
-def _thread_pools_sleep_at_once() -> None:
+def _openblas_threads_sleep_at_once() -> None:
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-def _openmp_loaded() -> bool:
-    """True when an OpenMP runtime (GNU's libgomp) is already mapped into this process."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            return any("libgomp" in line for line in maps)
-    except OSError:                     # not Linux: no way to tell, assume it is not
-        return False
 
 
 def _keep_large_buffers() -> bool:
@@ -74,8 +61,7 @@ def _restart_loaded_openblas() -> bool:
 
 
 ENABLED = os.environ.get("MINIDL_PROCESS_DEFAULTS", "1").strip() not in {"0", "false", "no", "off"}
-OPENMP_SPINS = ENABLED and "OMP_WAIT_POLICY" not in os.environ and _openmp_loaded()
 if ENABLED:
-    _thread_pools_sleep_at_once()
+    _openblas_threads_sleep_at_once()
 OPENBLAS_RESTARTED = ENABLED and _restart_loaded_openblas()
 KEEPS_LARGE_BUFFERS = ENABLED and _keep_large_buffers()

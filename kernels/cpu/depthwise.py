@@ -1,5 +1,6 @@
 """Numba depthwise convolution (groups == in channels == out channels, MobileNet's): each channel
-convolved with its own kh x kw filter, one task per (image, channel) plane.
+convolved with its own kh x kw filter, a share of the (image, channel) planes (or, for dL/dW,
+of the channels) per core (``threads.split``).
 
 As im2col + a product, a depthwise layer is C products of a 1 x kh*kw row with its channel's
 columns: tiny products and columns kh*kw times the input. These loops read the plane in place:
@@ -9,15 +10,16 @@ The conv2d_forward and conv2d_backward kernels (conv.py) come here for depthwise
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from .common import JIT, run, u
+from . import threads
+from .common import ONE_THREAD, u
 from .windows import valid_range
 
 
-@njit(**JIT)
-def _forward(x, w, y, planes, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    for p in prange(planes):
+@njit(**ONE_THREAD)
+def _forward(p0, p1, x, w, y, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    for p in range(p0, p1):
         xo, yo, wo = p * h * wd, p * oh * ow, (p % c) * kh * kw
         for q in range(yo, yo + oh * ow):
             y[u(q)] = 0
@@ -38,10 +40,10 @@ def _forward(x, w, y, planes, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
                             y[u(row + ox)] += wv * x[u(base + ox * sw)]
 
 
-@njit(**JIT)
-def _backward_input(g, w, dx, planes, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+@njit(**ONE_THREAD)
+def _backward_input(p0, p1, g, w, dx, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """dx[c, oy s + i d - p, ox s + j d - p] += w[c, i, j] g[c, oy, ox], plane by plane."""
-    for p in prange(planes):
+    for p in range(p0, p1):
         xo, go, wo = p * h * wd, p * oh * ow, (p % c) * kh * kw
         for q in range(xo, xo + h * wd):
             dx[u(q)] = 0
@@ -58,11 +60,11 @@ def _backward_input(g, w, dx, planes, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, 
                         dx[u(base + ox * sw)] += wv * g[u(row + ox)]
 
 
-@njit(**JIT)
-def _backward_weight(g, x, dwt, n, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+@njit(**ONE_THREAD)
+def _backward_weight(c0, c1, g, x, dwt, n, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """dW[c, i, j] = sum over images and outputs of g[n, c, oy, ox] x[n, c, oy s + i d - p, ...],
-    one task per channel, summed in float64."""
-    for ch in prange(c):
+    for the channels [c0, c1), summed in float64."""
+    for ch in range(c0, c1):
         for i in range(kh):
             y0 = i * dh - ph
             oy_lo, oy_hi = valid_range(y0, sh, oh, h)
@@ -85,8 +87,8 @@ def depthwise_forward(x, w, b, geometry):
     n, c, h, wd = x.shape
     x, w = np.ascontiguousarray(x), np.ascontiguousarray(w, dtype=x.dtype)
     y = np.empty((n, c, oh, ow), dtype=x.dtype)
-    run(_forward, x.size, x.reshape(-1), w.reshape(-1), y.reshape(-1), n * c, c, h, wd, kh, kw,
-        sh, sw, ph, pw, dh, dw, oh, ow)
+    threads.split(_forward, n * c, x.size, x.reshape(-1), w.reshape(-1), y.reshape(-1), c, h, wd, kh, kw,
+                  sh, sw, ph, pw, dh, dw, oh, ow)
     if b is not None:
         y += b.reshape(1, c, 1, 1)
     return y
@@ -101,11 +103,11 @@ def depthwise_backward(g, x, w, geometry, need_dx=True, need_dw=True):
     dx = dwt = None
     if need_dx:
         dx = np.empty(x.shape, dtype=x.dtype)
-        run(_backward_input, x.size, g.reshape(-1), np.ascontiguousarray(w, dtype=x.dtype).reshape(-1),
-            dx.reshape(-1), n * c, *args)
+        threads.split(_backward_input, n * c, x.size, g.reshape(-1),
+                      np.ascontiguousarray(w, dtype=x.dtype).reshape(-1), dx.reshape(-1), *args)
     if need_dw:
         dwt = np.empty(w.shape, dtype=np.float64)
-        run(_backward_weight, x.size, g.reshape(-1), np.ascontiguousarray(x).reshape(-1), dwt.reshape(-1),
-            n, *args)
+        threads.split(_backward_weight, c, x.size, g.reshape(-1), np.ascontiguousarray(x).reshape(-1),
+                      dwt.reshape(-1), n, *args)
         dwt = dwt.astype(x.dtype)
     return dx, dwt

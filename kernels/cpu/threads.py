@@ -1,13 +1,16 @@
-"""A batch of images split over a few Python threads, one per core: how the CPU convolution uses
-every core without handing them between thread pools.
+"""Work split over a few Python threads, one per core: how every CPU kernel uses every core
+without handing them between thread pools.
 
 A convolution alternates im2col and col2im (Numba) with matrix products (OpenBLAS), and each
 library has its own pool of threads. Run one after the other, the pools hand the cores back and
 forth a dozen times a layer, and an idle pool whose threads spin (an OpenMP runtime that
-``import torch`` started before minidl, an OpenBLAS started before minidl set its timeout) steals
-the cores the other needs. Here each worker thread takes a share of the images and does all of
+``import torch`` started, an OpenBLAS started before minidl set its timeout) steals the cores the
+other needs. Here each worker thread takes a share of the images (``over_images``) and does all of
 it alone: the Numba loops compiled for one thread (free of the GIL), and OpenBLAS held to one
-thread while the shares run. No pool waits on another, whatever was imported first.
+thread while the shares run. The other kernels (batch norm, ReLU, pooling, the depthwise
+convolution, im2col called alone) split their channels, planes or elements the same way
+(``split``), so Numba's own thread pool never starts. No pool waits on another, whatever was
+imported first.
 
 ``numba.set_num_threads`` sets how many shares (threadpoolctl's BLAS limit is saved and put back).
 """
@@ -27,6 +30,7 @@ from .common import PARALLEL_WORK
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _pool_lock = threading.Lock()
+_PREFIX = "minidl-worker"
 
 
 def shares(n: int) -> int:
@@ -54,7 +58,9 @@ def split(kernel, n: int, work: int, *args) -> list:
 
 
 def _over_shares(job, n):
-    parts = shares(n)
+    # On a worker thread already (a share that asks for shares), the whole range stays here:
+    # waiting on the pool it is part of could wait for ever.
+    parts = 1 if threading.current_thread().name.startswith(_PREFIX) else shares(n)
     bounds = [n * k // parts for k in range(parts + 1)]
     if parts == 1:
         return [job(0, n)]
@@ -74,7 +80,7 @@ def _workers(count: int) -> ThreadPoolExecutor:
     global _pool, _pool_size
     with _pool_lock:
         if _pool_size < count:
-            old, _pool, _pool_size = _pool, ThreadPoolExecutor(count, thread_name_prefix="minidl-conv"), count
+            old, _pool, _pool_size = _pool, ThreadPoolExecutor(count, thread_name_prefix=_PREFIX), count
             if old is not None:
                 old.shutdown(wait=False)
         return _pool

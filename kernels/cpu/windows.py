@@ -1,19 +1,20 @@
 """Numba im2col and col2im: the columns of a convolution and their adjoint.
 
 Same signatures and results as the references in ``minidl.functional.conv``. Each element is
-visited once, and ``prange`` spreads the rows (im2col) or the (channel, block of images) slabs
-(col2im) over the cores; with ``one_thread=True`` the same loops run on the calling thread alone
-(the convolution's worker threads, ``threads.py``, each take a share of the images instead).
+visited once; the rows (im2col) or the (channel, block of images) slabs (col2im) are shared out
+over the cores (``threads.split``); with ``one_thread=True`` the loops run on the calling thread
+alone (the convolution's worker threads, ``threads.py``, each take a share of the images instead).
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ...geometry import out_array, window_geometry
 from ..checks import col2im_geometry
-from .common import JIT, ONE_THREAD, float_array, run, u
+from . import threads
+from .common import ONE_THREAD, float_array, u
 
 
 @njit(cache=True)
@@ -24,11 +25,11 @@ def valid_range(offset, stride, count, size):
     return lo, max(lo, hi)
 
 
-@njit(**JIT)
-def _im2col(x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    # One row r = (channel ch, offset i, j) per task: each thread writes whole rows, front to
-    # back, reading one shifted input plane per image.
-    for r in prange(c * kh * kw):
+@njit(**ONE_THREAD)
+def _im2col(r0, r1, x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    # The rows r = (channel ch, offset i, j) in [r0, r1): whole rows, front to back, reading one
+    # shifted input plane per image.
+    for r in range(r0, r1):
         ch, i, j = r // (kh * kw), (r // kw) % kh, r % kw
         y0, x0 = i * dh - ph, j * dw - pw
         oy_lo, oy_hi = valid_range(y0, sh, oh, h)
@@ -55,12 +56,13 @@ def _im2col(x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
                     cols[u(row + ox)] = 0
 
 
-@njit(**JIT)
-def _col2im(cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, chunk):
-    # One task per (channel, block of `chunk` images): the block's dx planes stay in cache while
-    # the task reads its stretch of each of the channel's kh*kw rows of cols front to back.
+@njit(**ONE_THREAD)
+def _col2im(t0, t1, cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, chunk):
+    # The tasks t = (channel, block of `chunk` images) in [t0, t1): the block's dx planes stay in
+    # cache while the task reads its stretch of each of the channel's kh*kw rows of cols front to
+    # back.
     blocks = (n + chunk - 1) // chunk
-    for t in prange(c * blocks):
+    for t in range(t0, t1):
         ch, b0 = t // blocks, (t % blocks) * chunk
         b1 = min(n, b0 + chunk)
         for b in range(b0, b1):
@@ -85,9 +87,6 @@ def _col2im(cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, chunk)
                             dx[u(base + ox * sw)] += cols[u(r + ox)]
 
 
-_im2col_one_thread = njit(**ONE_THREAD)(_im2col.py_func)
-_col2im_one_thread = njit(**ONE_THREAD)(_col2im.py_func)
-
 # A col2im task keeps this many bytes of dx planes in cache (half of a 512 kB L2 cache).
 _COL2IM_SLAB = 256 << 10
 
@@ -109,9 +108,9 @@ def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None, 
     cols = out_array(out, (c * kh * kw, n * oh * ow), x.dtype, "im2col", np)
     args = (x.reshape(-1), cols.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     if one_thread:
-        _im2col_one_thread(*args)
+        _im2col(0, c * kh * kw, *args)
     else:
-        run(_im2col, cols.size, *args)
+        threads.split(_im2col, c * kh * kw, cols.size, *args)
     return cols
 
 
@@ -121,12 +120,12 @@ def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
     (n, c, h, w), (kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow) = col2im_geometry(
         cols, x_shape, kh, kw, stride, padding, dilation)
     dx = np.empty((n, c, h, w), dtype=cols.dtype)
-    threads = 1 if one_thread else numba.get_num_threads()
-    args = (cols.reshape(-1), dx.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow,
-            _col2im_chunk(n, c, h * w * dx.itemsize, threads))
+    chunk = _col2im_chunk(n, c, h * w * dx.itemsize, 1 if one_thread else numba.get_num_threads())
+    args = (cols.reshape(-1), dx.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, chunk)
+    tasks = c * -(-n // chunk)
     if one_thread:
-        _col2im_one_thread(*args)
+        _col2im(0, tasks, *args)
     else:
-        run(_col2im, cols.size, *args)
+        threads.split(_col2im, tasks, cols.size, *args)
     return dx
 

@@ -35,7 +35,7 @@ def test_other_shares_run_on_worker_threads_with_blas_on_one_thread():
     with mock.patch.object(threads, "shares", lambda m: 2):
         assert threads.over_images(job, 4) == [0, 2]
     assert where[0][0] == threading.current_thread().name
-    assert where[2][0].startswith("minidl-conv")
+    assert where[2][0].startswith("minidl-worker")
     assert all(count == 1 for _, counts in where.values() for count in counts)
     assert blas_threads() == before
 
@@ -53,3 +53,16 @@ def test_an_error_in_a_worker_share_reaches_the_caller_after_every_share_finishe
     with mock.patch.object(threads, "shares", lambda m: 3), pytest.raises(ValueError, match="share 2:4"):
         threads.over_images(job, 6)
     assert finished == [0] and blas_threads() == before
+
+
+def test_a_share_that_asks_for_shares_runs_them_itself():
+    """split called from a worker thread (inside a share) runs its whole range there: waiting on
+    the pool it belongs to could wait for ever."""
+    inner = []
+
+    def kernel(start, stop):
+        inner.append((threading.current_thread().name, start, stop))
+
+    with mock.patch.object(threads, "shares", lambda m: 2), mock.patch.object(threads, "PARALLEL_WORK", 0):
+        threads.over_images(lambda i, j: threads.split(kernel, 10, 10) if i > 0 else None, 4)
+    assert len(inner) == 1 and inner[0][0].startswith("minidl-worker") and inner[0][1:] == (0, 10)
