@@ -50,35 +50,37 @@ G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0
 @njit(**ONE_THREAD)
 def _input_tiles(x, v, ps, m, c, h, w, ph, pw, th, tw, t_all):
     # x (m, C, H, W), flat -> v (16, C, t_all): B^T d B for tile t = (n, ty, tx) of the grid
-    # padded by (ph, pw), plane k = 4r + s at v[k*ps + ch*t_all + t]. The tile row's four
-    # padded rows are first copied into d, each row's even columns then its odd ones (zeros
-    # for the padding), so that the passes after it read unit strides.
+    # padded by (ph, pw), plane k = 4r + s at v[k*ps + ch*t_all + t]. Each (image, channel)
+    # plane is first copied into d, padded, each row's even columns then its odd ones, so that
+    # the passes after it read unit strides.
     half = tw + 1
-    wp = 2 * half
-    d = np.zeros(4 * wp, dtype=x.dtype)
+    wp, hp = 2 * half, 2 * th + 2
+    d = np.empty(hp * wp, dtype=x.dtype)
     a = np.empty(4 * wp, dtype=x.dtype)
     for ch in range(c):
         for n in range(m):
+            for i in range(hp):                             # padded row i = image row y
+                y = i - ph
+                for e in range(2):                          # padded column 2p + e = image column
+                    lo = (pw - e + 1) // 2                  # 2p + e - pw, inside for p in [lo, hi)
+                    hi = min(half, (w + pw - e + 1) // 2)
+                    row = i * wp + e * half
+                    if y < 0 or y >= h or lo >= hi:
+                        for p in range(half):
+                            d[u(row + p)] = 0
+                        continue
+                    for p in range(lo):
+                        d[u(row + p)] = 0
+                    src = ((n * c + ch) * h + y) * w + e - pw
+                    for p in range(lo, hi):
+                        d[u(row + p)] = x[u(src + 2 * p)]
+                    for p in range(hi, half):
+                        d[u(row + p)] = 0
             for ty in range(th):
-                for i in range(4):                          # padded row 2ty + i = image row y
-                    y = 2 * ty + i - ph
-                    for e in range(2):                      # padded column 2p + e = image column
-                        lo = (pw - e + 1) // 2              # 2p + e - pw, inside for p in [lo, hi)
-                        hi = min(half, (w + pw - e + 1) // 2)
-                        row = i * wp + e * half
-                        if y < 0 or y >= h or lo >= hi:
-                            for p in range(half):
-                                d[u(row + p)] = 0
-                            continue
-                        for p in range(lo):
-                            d[u(row + p)] = 0
-                        src = ((n * c + ch) * h + y) * w + e - pw
-                        for p in range(lo, hi):
-                            d[u(row + p)] = x[u(src + 2 * p)]
-                        for p in range(hi, half):
-                            d[u(row + p)] = 0
+                i = 2 * ty * wp
                 for col in range(wp):                       # B^T d: rows 0-2, 1+2, 2-1, 1-3
-                    d0, d1, d2, d3 = d[u(col)], d[u(wp + col)], d[u(2 * wp + col)], d[u(3 * wp + col)]
+                    d0, d1 = d[u(i + col)], d[u(i + wp + col)]
+                    d2, d3 = d[u(i + 2 * wp + col)], d[u(i + 3 * wp + col)]
                     a[u(col)], a[u(wp + col)], a[u(2 * wp + col)], a[u(3 * wp + col)] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
                 o = ch * t_all + (n * th + ty) * tw
                 for r in range(4):                          # (B^T d) B: the same along each row
