@@ -10,8 +10,10 @@ Writes conv_kernels.json and conv_kernels.png: milliseconds, GFLOP/s and ratios.
 
 An im2col convolution's forward pass is one matrix product plus the copying into columns, so on
 the CPU each case also times NumPy's float32 GEMM on that layer's own product, alternating with
-each forward pass ("fwd / GEMM": the share of the GEMM's speed the whole forward pass keeps). This
-machine's speed drifts by tens of percent within minutes, so a ceiling timed apart would mislead.
+each forward pass ("fwd / GEMM": the share of the GEMM's speed the whole forward pass keeps; above
+1 for minidl's 3x3 layers, whose Winograd products do 2.25x fewer multiply-adds than that GEMM).
+This machine's speed drifts by tens of percent within minutes, so a ceiling timed apart would
+mislead.
 """
 from __future__ import annotations
 
