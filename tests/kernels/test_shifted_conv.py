@@ -76,14 +76,17 @@ def test_layers_below_the_channel_threshold_strided_ones_and_5x5_ones_keep_im2co
         assert forward.calls >= 1             # once per share of the images
 
 
-def test_without_a_blas_binding_the_im2col_path_runs():
-    x, w = np.ones((2, 8, 5, 5)), np.ones((2, 8, 3, 3))
-    forward = counted(nb_conv.shifted_conv2d_forward)
+@pytest.mark.parametrize("k", [2, 3])
+def test_without_a_blas_binding_the_im2col_path_runs(k):
+    """Neither the shifted products (2x2 here) nor Winograd's (3x3) without the binding."""
+    x, w = np.ones((2, 8, 5, 5)), np.ones((2, 8, k, k))
+    shifted, winograd = counted(nb_conv.shifted_conv2d_forward), counted(nb_conv.winograd_conv2d_forward)
     with mock.patch.object(blas, "available", lambda: "no BLAS here"), \
-            mock.patch.object(nb_conv, "shifted_conv2d_forward", forward):
+            mock.patch.object(nb_conv, "shifted_conv2d_forward", shifted), \
+            mock.patch.object(nb_conv, "winograd_conv2d_forward", winograd):
         y = nb.conv2d_forward(x, w, None, (1, 1), (0, 0), (1, 1), 1)
-    assert forward.calls == 0
-    np.testing.assert_array_equal(y, np.full((2, 2, 3, 3), 72.0))
+    assert shifted.calls == winograd.calls == 0
+    np.testing.assert_array_equal(y, np.full((2, 2, 6 - k, 6 - k), 8.0 * k * k))
 
 
 def test_status_says_whether_the_direct_products_run():

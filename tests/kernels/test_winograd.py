@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from minidl.functional.conv import conv2d_backward, conv2d_forward
 from minidl.kernels import cpu as nb
-from minidl.kernels.cpu import blas
 from minidl.kernels.cpu import conv as nb_conv
 from minidl.kernels.cpu import threads as nb_threads
 from minidl.kernels.cpu import winograd
@@ -99,14 +98,3 @@ def test_filter_gradient_is_the_adjoint_of_the_filter_transform():
     lhs = np.vdot(winograd.transformed_filters(w), du)
     rhs = np.vdot(w, winograd._filter_gradient(du))
     np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
-
-
-
-def test_without_a_blas_binding_3x3_layers_keep_im2col():
-    x, w = np.ones((2, 16, 5, 5)), np.ones((2, 16, 3, 3))
-    forward = counted(nb_conv.winograd_conv2d_forward)
-    with mock.patch.object(blas, "available", lambda: "no BLAS here"), \
-            mock.patch.object(nb_conv, "winograd_conv2d_forward", forward):
-        y = nb.conv2d_forward(x, w, None, (1, 1), (0, 0), (1, 1), 1)
-    assert forward.calls == 0
-    np.testing.assert_array_equal(y, np.full((2, 2, 3, 3), 144.0))
