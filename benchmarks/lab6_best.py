@@ -37,7 +37,9 @@ Options --shift, --erase, --label-smoothing, --weight-decay, --no-decay-vectors,
 weights of the last F of the schedule, the lr held at or above a tenth of its peak meanwhile,
 and recomputes the batch-norm statistics for the average (counted as training); --precise-bn
 recomputes them for the final weights over all training images instead of keeping the running
-averages; --sam RHO wraps the optimizer in sharpness-aware minimisation (two passes a step).
+averages; --ema D scores an exponential moving average of the weights (decay D, updated every
+step, its batch-norm statistics recomputed, counted as training); --sam RHO wraps the optimizer
+in sharpness-aware minimisation (two passes a step).
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ from minidl import Tensor, optim, plot  # noqa: E402
 from minidl import data as D  # noqa: E402
 from minidl import functional as F  # noqa: E402
 from minidl.models.lab6 import lab6_cnn  # noqa: E402
-from minidl.optim.swa_utils import AveragedModel, update_bn  # noqa: E402
+from minidl.optim.swa_utils import AveragedModel, get_ema_avg_fn, update_bn  # noqa: E402
 from minidl.train import evaluate  # noqa: E402
 from minidl.train.history import History  # noqa: E402
 from minidl.train.loop import train_epoch  # noqa: E402
@@ -167,21 +169,23 @@ class TrainingClock:
 
 
 class TailAverage:
-    """Stochastic weight averaging over the tail of a TrainingClock's schedule: steps the clock,
-    and once ``start`` of its budget is used holds the lr at or above ``floor`` (so the averaged
-    weights come from SGD still moving around the minimum) and every ``every`` steps folds the
-    model's weights into an AveragedModel (minidl.optim.swa_utils)."""
+    """Weight averaging over the tail of a TrainingClock's schedule: steps the clock, and once
+    ``start`` of its budget is used holds the lr at or above ``floor`` (if one is given: so the
+    averaged weights come from SGD still moving around the minimum) and every ``every`` steps
+    folds the model's weights into an AveragedModel (minidl.optim.swa_utils), the plain mean or
+    what ``avg_fn`` makes of them (an exponential moving average)."""
 
-    def __init__(self, clock: TrainingClock, model, start: float, floor: float, every: int = 50):
+    def __init__(self, clock: TrainingClock, model, start: float, floor: float | None, every: int = 50,
+                 avg_fn=None):
         self.clock, self.model, self.start, self.floor, self.every = clock, model, start, floor, every
-        self.swa, self.steps = AveragedModel(model), 0
+        self.swa, self.steps = AveragedModel(model, avg_fn=avg_fn), 0
 
     def step(self) -> None:
         self.clock.step()
         self.steps += 1
         if self.clock.elapsed() < self.start * self.clock.budget_s:
             return
-        for group in self.clock.schedule.optimizer.param_groups:
+        for group in self.clock.schedule.optimizer.param_groups if self.floor is not None else ():
             group["lr"] = max(group["lr"], self.floor)
         if self.steps % self.every == 0:
             self.swa.update_parameters(self.model)
@@ -234,9 +238,12 @@ def run(recipe: dict, epochs: int, seed: int, data, background: float, budget_s:
     model, opt = build(recipe)
     clock, per_epoch, tail = None, None, None
     if recipe["schedule"] == "onecycle":
-        bn_pass = recipe.get("swa") or recipe.get("precise_bn")
+        bn_pass = recipe.get("swa") or recipe.get("precise_bn") or recipe.get("ema")
         clock = TrainingClock(opt, recipe, budget_s - bn_pass_s if bn_pass else budget_s)
-        tail = TailAverage(clock, model, 1 - recipe["swa"], 0.1 * recipe["lr"]) if recipe.get("swa") else None
+        if recipe.get("swa"):
+            tail = TailAverage(clock, model, 1 - recipe["swa"], 0.1 * recipe["lr"])
+        elif recipe.get("ema"):
+            tail = TailAverage(clock, model, 0.0, None, every=1, avg_fn=get_ema_avg_fn(recipe["ema"]))
     else:
         per_epoch = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     loss = loss_fn(recipe)
@@ -276,7 +283,9 @@ def run(recipe: dict, epochs: int, seed: int, data, background: float, budget_s:
         train_s, cpu_s = train_s + time.monotonic() - t0, cpu_s + time.process_time() - c0
         last_weights, final = final, evaluate(model, test_loader)["accuracy"]
         log(f"seed {seed}: the last weights scored {last_weights:.4f}; "
-            + (f"the average of {averaged} snapshots from the last {recipe['swa']:.0%} of the schedule"
+            + (f"the moving average (decay {recipe['ema']}) of the weights of all {averaged} steps"
+               if averaged and recipe.get("ema") else
+               f"the average of {averaged} snapshots from the last {recipe['swa']:.0%} of the schedule"
                if averaged else "with the batch-norm statistics of the whole training set")
             + f" scores {final:.4f}")
     mirrored = mirror_accuracy(model, x_test, y_test)
@@ -310,11 +319,13 @@ def main(argv=None) -> int:
                    help="after training, batch-norm statistics over all training images (counted as training)")
     p.add_argument("--swa", type=float, default=None,
                    help="average the weights of the last F of the schedule (0: none)")
+    p.add_argument("--ema", type=float, default=None,
+                   help="an exponential moving average of the weights with this decay, every step (0: none)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     recipe = dict(RECIPES[args.recipe])
     for key in ("weight_decay", "label_smoothing", "shift", "optimizer", "lr", "erase", "batch_size", "swa",
-                "decay_vectors", "sam", "precise_bn"):
+                "ema", "decay_vectors", "sam", "precise_bn"):
         if getattr(args, key) is not None:
             recipe[key] = getattr(args, key)
     fixed = recipe["schedule"] != "onecycle"              # lab5: its epochs are the recipe

@@ -77,3 +77,32 @@ def test_training_clock_lays_the_one_cycle_over_training_seconds_and_stops_on_th
         clock.step()
     assert len(seen) == 75 and clock.spent()                        # 25 + 75 = the budget
     assert lr() == pytest.approx(0.1 / 25 / 1e4, rel=1e-3)
+
+
+@pytest.mark.parametrize("kind", ["swa", "ema"])
+def test_tail_average_floors_the_lr_only_for_swa_and_folds_the_weights_it_should(lab6_best, monkeypatch, kind):
+    """On a fake clock of 100 s, a step a second: SWA from halfway, every 10 steps, lr held at
+    0.01 or above; EMA (decay 0.5) from the start, every step, the lr left to the schedule."""
+    now = [0.0]
+    monkeypatch.setattr(lab6_best.time, "monotonic", lambda: now[0])
+    model = minidl.nn.Linear(2, 1)
+    opt = minidl.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    clock = lab6_best.TrainingClock(opt, {"lr": 0.1, "pct_start": 0.25}, budget_s=100.0)
+    tail = (lab6_best.TailAverage(clock, model, 0.5, 0.01, every=10) if kind == "swa" else
+            lab6_best.TailAverage(clock, model, 0.0, None, every=1, avg_fn=minidl.optim.swa_utils.get_ema_avg_fn(0.5)))
+    clock.resume()
+    weights = []
+    for _ in range(99):
+        now[0] += 1.0
+        model.weight.data[...] = now[0]                      # the weights the step leaves
+        weights.append(now[0])
+        tail.step()
+    lr = opt.param_groups[0]["lr"]
+    averaged = float(tail.swa.module.weight.data[0, 0])
+    if kind == "swa":
+        assert lr == pytest.approx(0.01) and tail.swa.n_averaged == 5        # steps 50, 60, ..., 90
+        assert averaged == pytest.approx(np.mean([50, 60, 70, 80, 90]))
+    else:
+        assert lr < 0.01 and tail.swa.n_averaged == 99                       # the schedule's own end
+        assert averaged == pytest.approx(sum(w * 0.5 ** (99 - k) for k, w in enumerate(weights[1:], 1))
+                                         + weights[0] * 0.5 ** 98)

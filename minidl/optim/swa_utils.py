@@ -8,7 +8,8 @@
 
 SGD near the end of training wanders around a wide, flat region of the loss; the average of the
 points it visits sits nearer that region's middle than any one of them, and tends to generalise
-better. The averaged weights never saw a batch, so each BatchNorm's running statistics must be
+better. ``AveragedModel(model, avg_fn=get_ema_avg_fn(0.999))`` keeps an exponential moving average
+instead (W_ema <- d W_ema + (1 - d) W, the recent snapshots weighing most), updated every step. The averaged weights never saw a batch, so each BatchNorm's running statistics must be
 recomputed for them: one pass over training data (update_bn).
 """
 from __future__ import annotations
@@ -20,14 +21,23 @@ from ..nn.normalization import BatchNorm1d, BatchNorm2d
 from ..tensor import Tensor, no_grad
 
 
+def get_ema_avg_fn(decay: float = 0.999):
+    """avg_fn for an exponential moving average: (W_avg, W, n) -> decay W_avg + (1 - decay) W."""
+    if not 0.0 <= decay <= 1.0:
+        raise ValueError(f"get_ema_avg_fn: decay must lie in [0, 1], got {decay}")
+    return lambda averaged, current, num_averaged: decay * averaged + (1 - decay) * current
+
+
 class AveragedModel(Module):
     """A copy of ``model`` whose parameters are the running mean of the models given to
-    update_parameters (buffers too with ``use_buffers=True``; otherwise they stay as copied, for
-    update_bn to set). Calling it runs the copy; ``n_averaged`` counts the updates."""
+    update_parameters, or what ``avg_fn(W_avg, W, n)`` makes of each update (buffers too with
+    ``use_buffers=True``; otherwise they stay as copied, for update_bn to set). The first update
+    copies the weights. Calling it runs the copy; ``n_averaged`` counts the updates."""
 
-    def __init__(self, model: Module, use_buffers: bool = False):
+    def __init__(self, model: Module, avg_fn=None, use_buffers: bool = False):
         super().__init__()
         self.module = copy.deepcopy(model)
+        self.avg_fn = avg_fn
         self.use_buffers = use_buffers
         self.n_averaged = 0
 
@@ -35,7 +45,8 @@ class AveragedModel(Module):
         return self.module(*args, **kwargs)
 
     def update_parameters(self, model: Module) -> None:
-        """Fold ``model``'s current weights into the mean: W_swa <- W_swa + (W - W_swa) / (n + 1)."""
+        """Fold ``model``'s current weights into the average: W_swa <- W_swa + (W - W_swa) / (n + 1),
+        or avg_fn's."""
         mine, theirs = list(self.module.parameters()), list(model.parameters())
         if len(mine) != len(theirs) or any(a.shape != b.shape for a, b in zip(mine, theirs)):
             raise ValueError("AveragedModel.update_parameters: the model's parameters do not match "
@@ -48,6 +59,8 @@ class AveragedModel(Module):
         for avg, new in pairs:
             if n == 0:
                 avg[...] = new
+            elif self.avg_fn is not None:
+                avg[...] = self.avg_fn(avg, new, n)
             else:
                 avg += (new - avg) / (n + 1)
         self.n_averaged += 1

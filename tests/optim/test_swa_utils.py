@@ -5,7 +5,7 @@ import pytest
 
 import minidl
 from minidl import Tensor, nn
-from minidl.optim.swa_utils import AveragedModel, update_bn
+from minidl.optim.swa_utils import AveragedModel, get_ema_avg_fn, update_bn
 
 
 def small_net(seed=0):
@@ -32,6 +32,24 @@ def test_averaged_model_holds_the_mean_of_the_snapshots_and_leaves_the_model_alo
     x = Tensor(rng.standard_normal((5, 2, 4, 4)).astype(np.float32))
     swa.eval()
     np.testing.assert_array_equal(swa(x).data, swa.module(x).data)
+
+
+def test_an_exponential_moving_average_weighs_the_recent_snapshots_most():
+    """After snapshots W0..W3 with decay d: d^3 W0 + (1 - d)(d^2 W1 + d W2 + W3), in float64."""
+    model, d = small_net(), 0.75
+    ema = AveragedModel(model, avg_fn=get_ema_avg_fn(d))
+    rng = np.random.default_rng(1)
+    snapshots = []
+    for _ in range(4):
+        for p in model.parameters():
+            p.data[...] = rng.standard_normal(p.shape).astype(p.data.dtype)
+        snapshots.append([p.data.astype(np.float64) for p in model.parameters()])
+        ema.update_parameters(model)
+    for k, avg in enumerate(ema.module.parameters()):
+        want = d ** 3 * snapshots[0][k] + (1 - d) * (d ** 2 * snapshots[1][k] + d * snapshots[2][k] + snapshots[3][k])
+        np.testing.assert_allclose(avg.data, want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"get_ema_avg_fn: decay must lie in \[0, 1\], got 1.5"):
+        get_ema_avg_fn(1.5)
 
 
 def test_buffers_are_averaged_only_with_use_buffers():
