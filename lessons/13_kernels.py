@@ -157,7 +157,7 @@ timings["im2col: NumPy reference"] = best_time(
 threads = numba.get_num_threads()            # what the rest of this run uses
 cores = numba.config.NUMBA_NUM_THREADS       # the most Numba may use on this machine
 for n_threads in sorted({cores, 1}, reverse=True):
-    numba.set_num_threads(n_threads)         # the same kernel, its prange loop on n threads
+    numba.set_num_threads(n_threads)         # the same kernel, its rows shared over n threads
     timings[f"im2col: Numba, {n_threads} thread{'s' * (n_threads > 1)}"] = best_time(
         lambda: im2col.cpu(x, 5, 5, (1, 1), (2, 2), (1, 1)), repeats)
 numba.set_num_threads(threads)
