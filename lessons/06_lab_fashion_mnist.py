@@ -207,8 +207,8 @@ print(f"figure: {lesson.out / 'mistakes.png'}")
 #
 # This lesson trains on a part of the data for a few epochs. benchmarks/lab6_best.py trains the
 # same 29,034 parameters on all 60,000 images: the lab's 5-epoch recipe over several seeds, and a
-# longer recipe (mirrored images, label smoothing, a one-cycle schedule) run for 10 minutes of
-# training. Their committed results are printed here when they exist.
+# longer recipe (mirrored images, label smoothing, a one-cycle schedule, a moving average of the
+# weights) run for 10 minutes of training. Their committed results are printed here when they exist.
 
 # %%
 section("The same network on the whole training set (benchmarks/lab6_best.py)")
