@@ -139,20 +139,25 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
 @njit(**ONE_THREAD)
+def _address(a, offset):
+    """The address of element ``offset`` of the flat array ``a``: a plain integer, compiled or
+    run as Python (NUMBA_DISABLE_JIT=1), as ctypes wants it."""
+    return int(a.ctypes.data) + offset * a.itemsize
+
+
+@njit(**ONE_THREAD)
 def _forward(gemm, x, u_filters, y, m, c, h, w, f, ph, pw, th, tw, block):
     # x (m, C, H, W), U (16, F, C), flat -> y (m, F, 2*th, 2*tw), flat, a block of images at a
     # time: V = the input tiles, M_k = U_k @ V_k for each of the 16 planes, y = A^T M A.
     t_all = block * th * tw
     ps_v, ps_m = c * t_all + 16, f * t_all + 16
     v, mt = np.empty(16 * ps_v, dtype=x.dtype), np.empty(16 * ps_m, dtype=x.dtype)
-    size = u(x.itemsize)
     for i in range(0, m, block):
         mb = min(block, m - i)
         _input_tiles(x[u(i * c * h * w):], v, ps_v, mb, c, h, w, ph, pw, th, tw, t_all)
         for k in range(16):
-            gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, f, mb * th * tw, c, 1.0,
-                 u_filters.ctypes.data + u(k * f * c) * size, c, v.ctypes.data + u(k * ps_v) * size, t_all,
-                 0.0, mt.ctypes.data + u(k * ps_m) * size, t_all)
+            gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, f, mb * th * tw, c, 1.0, _address(u_filters, k * f * c), c,
+                 _address(v, k * ps_v), t_all, 0.0, _address(mt, k * ps_m), t_all)
         _output_tiles(mt, ps_m, y[u(i * f * 4 * th * tw):], mb, f, th, tw, t_all)
 
 
@@ -163,15 +168,13 @@ def _filter_products(gemm, g, x, du, m, c, h, w, f, ph, pw, th, tw, block):
     t_all = block * th * tw
     ps_g, ps_v = f * t_all + 16, c * t_all + 16
     gt, v = np.empty(16 * ps_g, dtype=x.dtype), np.empty(16 * ps_v, dtype=x.dtype)
-    size = u(x.itemsize)
     for i in range(0, m, block):
         mb = min(block, m - i)
         _gradient_tiles(g[u(i * f * 4 * th * tw):], gt, ps_g, mb, f, th, tw, t_all)
         _input_tiles(x[u(i * c * h * w):], v, ps_v, mb, c, h, w, ph, pw, th, tw, t_all)
         for k in range(16):
-            gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, f, c, mb * th * tw, 1.0,
-                 gt.ctypes.data + u(k * ps_g) * size, t_all, v.ctypes.data + u(k * ps_v) * size, t_all,
-                 1.0, du.ctypes.data + u(k * f * c) * size, c)
+            gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, f, c, mb * th * tw, 1.0, _address(gt, k * ps_g), t_all,
+                 _address(v, k * ps_v), t_all, 1.0, _address(du, k * f * c), c)
 
 
 def _tiles(oh, ow):

@@ -6,6 +6,9 @@ apart: at most 2e-6 of the largest output against a float64 reference (the direc
 are 2-8e-7 off there, and so is Winograd).
 """
 import contextlib
+import os
+import subprocess
+import sys
 from unittest import mock
 
 import numpy as np
@@ -98,3 +101,23 @@ def test_filter_gradient_is_the_adjoint_of_the_filter_transform():
     lhs = np.vdot(winograd.transformed_filters(w), du)
     rhs = np.vdot(w, winograd._filter_gradient(du))
     np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
+
+
+def test_with_numba_disabled_the_same_kernels_run_as_python():
+    """NUMBA_DISABLE_JIT=1 (to step into a kernel): the Winograd path, cblas calls included, runs
+    as plain Python and still matches the reference (float64, atol 1e-12)."""
+    code = """
+import numpy as np
+from minidl.functional.conv import conv2d_backward, conv2d_forward
+from minidl.kernels import cpu as nb
+rng = np.random.default_rng(0)
+x, w, g = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 3, 3)), rng.standard_normal((2, 2, 5, 4))
+args = ((1, 1), (1, 1), (1, 1), 1)
+got = (nb.conv2d_forward(x, w, None, *args), *nb.conv2d_backward(g, x, w, *args))
+want = (conv2d_forward.reference(x, w, None, *args), *conv2d_backward.reference(g, x, w, *args))
+print(max(float(np.abs(a - b).max()) for a, b in zip(got, want)))
+"""
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout) < 1e-12
