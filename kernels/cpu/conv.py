@@ -26,16 +26,16 @@ from .windows import col2im, im2col
 # A 4 MB block of columns is still in the L2/L3 cache when the product reads it.
 BLOCK_BYTES = 4 << 20
 
-# Stride-1 layers with windows of at most SHIFTED_MAX_TAPS positions and at least
+# 3x3 stride-1 undilated layers with at least WINOGRAD_MIN_CHANNELS input channels take the
+# Winograd products (winograd.py); with one channel im2col's single product is as fast.
+WINOGRAD_MIN_CHANNELS = 2
+
+# Other stride-1 layers with windows of at most SHIFTED_MAX_TAPS positions and at least
 # SHIFTED_MIN_CHANNELS input channels take the shifted products (shifted_conv.py): with fewer
 # channels or more positions (the lab's 5x5 layers), kh*kw products over C channels each lose
 # to one product over C*kh*kw rows of columns.
 SHIFTED_MIN_CHANNELS = 8
 SHIFTED_MAX_TAPS = 9
-
-# 3x3 stride-1 undilated layers with at least WINOGRAD_MIN_CHANNELS input channels take the
-# Winograd products (winograd.py); with one channel im2col's single product is as fast.
-WINOGRAD_MIN_CHANNELS = 2
 
 _im2col_one_thread = functools.partial(im2col, one_thread=True)
 _col2im_one_thread = functools.partial(col2im, one_thread=True)
@@ -49,17 +49,19 @@ def _depthwise_geometry(fn, x, w, stride, padding, dilation, groups):
     return window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
 
 
-def _shifted(x, w, stride, groups) -> bool:
-    """Whether the layer takes the shifted products instead of im2col."""
-    return (groups == 1 and tuple(stride) == (1, 1) and x.shape[1] >= SHIFTED_MIN_CHANNELS
-            and w.shape[2] * w.shape[3] <= SHIFTED_MAX_TAPS and not blas.available())
-
-
-def _winograd(x, w, stride, padding, dilation, groups) -> bool:
-    """Whether the layer takes Winograd's F(2x2, 3x3) (dL/dx is its correlation with the
-    flipped filters at padding 2 - p, so p <= 2; its products are ``blas``'s)."""
-    return (groups == 1 and w.shape[2:] == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
-            and max(padding) <= 2 and x.shape[1] >= WINOGRAD_MIN_CHANNELS and not blas.available())
+def _direct_path(x, w, stride, padding, dilation, groups):
+    """"winograd" or "shifted" where the layer's products read the input directly, else None
+    (im2col). Both need ``blas``'s binding. Winograd's F(2x2, 3x3) takes 3x3 windows padded by at
+    most 2 (dL/dx is its correlation with the flipped filters at padding 2 - p); the shifted
+    products take other small stride-1 windows."""
+    if groups != 1 or tuple(stride) != (1, 1) or blas.available():
+        return None
+    if (w.shape[2:] == (3, 3) and tuple(dilation) == (1, 1) and max(padding) <= 2
+            and x.shape[1] >= WINOGRAD_MIN_CHANNELS):
+        return "winograd"
+    if x.shape[1] >= SHIFTED_MIN_CHANNELS and w.shape[2] * w.shape[3] <= SHIFTED_MAX_TAPS:
+        return "shifted"
+    return None
 
 
 def _matching(fn, x, w, g=None, out_hw=None):
@@ -89,20 +91,18 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
     *_, oh, ow = window_geometry("conv2d_forward", x.shape[2:], *w.shape[2:], stride, padding, dilation)
     n = x.shape[0]
     y = np.empty((n, w.shape[0], oh, ow), dtype=x.dtype)
-    if _winograd(x, w, stride, padding, dilation, groups):
+    path = _direct_path(x, w, stride, padding, dilation, groups)
+    if path is not None:
         x, w = _matching("conv2d_forward", x, w)
-        u = transformed_filters(w)
-        threads.over_images(lambda i, j: winograd_conv2d_forward(x[i:j], u, padding, oh, ow, y[i:j]), n)
+        if path == "winograd":
+            u = transformed_filters(w)
+            threads.over_images(lambda i, j: winograd_conv2d_forward(x[i:j], u, padding, oh, ow, y[i:j]), n)
+        else:
+            threads.over_images(lambda i, j: shifted_conv2d_forward(x[i:j], w, padding, dilation, oh, ow, y[i:j]), n)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
-    if _shifted(x, w, stride, groups):
-        x, w = _matching("conv2d_forward", x, w)
-        threads.over_images(lambda i, j: shifted_conv2d_forward(x[i:j], w, padding, dilation, oh, ow, y[i:j]), n)
-        if b is not None:
-            y += b.reshape(1, -1, 1, 1)
-        return y
-    cols = _im2col_one_thread if threads.shares(n) > 1 else im2col    # one share: Numba's threads
+    cols = _im2col_one_thread if threads.shares(n) > 1 else im2col    # one share: its rows shared
     threads.over_images(lambda i, j: blocked_conv2d_forward(
         np, cols, BLOCK_BYTES, x[i:j], w, b, stride, padding, dilation, groups, out=y[i:j]), n)
     return y
@@ -117,27 +117,26 @@ def conv2d_backward(g, x, w, stride, padding, dilation, groups, need_dx=True, ne
         return pointwise_conv2d_backward(np, g, x, w, stride, need_dx, need_dw)
     n = x.shape[0]
     dx = np.empty(x.shape, dtype=g.dtype) if need_dx else None
-    if _winograd(x, w, stride, padding, dilation, groups):
+    path = _direct_path(x, w, stride, padding, dilation, groups)
+    if path is not None:
         fn = "conv2d_backward"
         *_, oh, ow = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
         x, w, g = _matching(fn, x, w, g, (oh, ow))
-        u = flipped_filters(w) if need_dx else None
+        if path == "winograd":
+            u = flipped_filters(w) if need_dx else None
 
-        def share(i, j):
-            if need_dx:
-                winograd_conv2d_input_gradient(g[i:j], u, padding, dx[i:j])
-            return winograd_conv2d_filter_gradient(g[i:j], x[i:j], padding) if need_dw else None
+            def share(i, j):
+                if need_dx:
+                    winograd_conv2d_input_gradient(g[i:j], u, padding, dx[i:j])
+                return winograd_conv2d_filter_gradient(g[i:j], x[i:j], padding) if need_dw else None
+        else:
+            def share(i, j):
+                return shifted_conv2d_backward(g[i:j], x[i:j], w, padding, dilation, need_dx, need_dw,
+                                               dx[i:j] if need_dx else None)[1]
         dws = threads.over_images(share, n)
         return dx, (_summed(dws) if need_dw else None)
-    if _shifted(x, w, stride, groups):
-        fn = "conv2d_backward"
-        *_, oh, ow = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
-        x, w, g = _matching(fn, x, w, g, (oh, ow))
-        dws = threads.over_images(lambda i, j: shifted_conv2d_backward(
-            g[i:j], x[i:j], w, padding, dilation, need_dx, need_dw, dx[i:j] if need_dx else None)[1], n)
-        return dx, (_summed(dws) if need_dw else None)
     cols, back = ((_im2col_one_thread, _col2im_one_thread) if threads.shares(n) > 1
-                  else (im2col, col2im))                             # one share: Numba's threads
+                  else (im2col, col2im))                             # one share: rows, slabs shared
     dws = threads.over_images(lambda i, j: blocked_conv2d_backward(
         np, cols, back, BLOCK_BYTES, g[i:j], x[i:j], w, stride, padding, dilation, groups,
         need_dx, need_dw, dx_out=dx[i:j] if need_dx else None)[1], n)

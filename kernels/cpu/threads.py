@@ -42,8 +42,7 @@ def over_images(job: Callable[[int, int], object], n: int) -> list:
     """[job(start, stop) for each share of range(n)], the first share on the calling thread and
     the others on worker threads, with BLAS on one thread meanwhile. Results in share order; the
     first error raised by a share is raised here, after every share has finished."""
-    with blas_on_one_thread() if shares(n) > 1 else contextlib.nullcontext():
-        return _over_shares(job, n)
+    return _over_shares(job, n, blas_one_thread=True)
 
 
 def split(kernel, n: int, work: int, *args) -> list:
@@ -54,21 +53,22 @@ def split(kernel, n: int, work: int, *args) -> list:
     library left spinning cannot slow these down."""
     if work < PARALLEL_WORK:
         return [kernel(0, n, *args)]
-    return _over_shares(lambda i, j: kernel(i, j, *args), n)
+    return _over_shares(lambda i, j: kernel(i, j, *args), n, blas_one_thread=False)
 
 
-def _over_shares(job, n):
+def _over_shares(job, n, blas_one_thread: bool):
     # On a worker thread already (a share that asks for shares), the whole range stays here:
     # waiting on the pool it is part of could wait for ever.
     parts = 1 if threading.current_thread().name.startswith(_PREFIX) else shares(n)
-    bounds = [n * k // parts for k in range(parts + 1)]
     if parts == 1:
         return [job(0, n)]
-    others = [_workers(parts - 1).submit(job, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
-    try:
-        first = job(bounds[0], bounds[1])
-    finally:
-        done = [f.exception() for f in others]          # wait for every share
+    bounds = [n * k // parts for k in range(parts + 1)]
+    with blas_on_one_thread() if blas_one_thread else contextlib.nullcontext():
+        others = [_workers(parts - 1).submit(job, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
+        try:
+            first = job(bounds[0], bounds[1])
+        finally:
+            done = [f.exception() for f in others]          # wait for every share
     for error in done:
         if error is not None:
             raise error
