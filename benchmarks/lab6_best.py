@@ -191,8 +191,9 @@ class TailAverage:
         self.steps += 1
         if self.clock.elapsed() < self.start * self.clock.budget_s:
             return
-        for group in self.clock.schedule.optimizer.param_groups if self.floor is not None else ():
-            group["lr"] = max(group["lr"], self.floor)
+        if self.floor is not None:
+            for group in self.clock.schedule.optimizer.param_groups:
+                group["lr"] = max(group["lr"], self.floor)
         if self.steps % self.every == 0:
             self.swa.update_parameters(self.model)
 

@@ -1,10 +1,9 @@
 """What every Numba kernel shares: compile options, the thread-count rule, the argument check.
 
-The kernels read and write flat arrays that their wrappers allocate with NumPy: NumPy backs
-large arrays with huge pages,
-which Numba's allocator does not (page faults made fresh outputs 5x slower to fill). Every index
-is cast to unsigned (``u``) so Numba drops its negative-index wraparound check, which otherwise
-doubles the time of these loops; the loop bounds keep every index in range.
+The kernels read and write flat arrays that their wrappers allocate with NumPy: NumPy backs large
+arrays with huge pages, which Numba's allocator does not (page faults made fresh outputs 5x slower
+to fill). Every index is cast to unsigned (``u``) so Numba drops its negative-index wraparound
+check, which otherwise doubles the time of these loops; the loop bounds keep every index in range.
 """
 from __future__ import annotations
 

@@ -111,8 +111,8 @@ def batch_norm_forward_train(x, gamma, beta, eps):
     y, xhat = np.empty_like(x), np.empty_like(x)
     mean, var, inv_std = (np.empty(c, dtype=x.dtype) for _ in range(3))
     n, length = x.shape[0], x.size // (x.shape[0] * c)
-    threads.split(_batch_norm_forward_train, c, x.size, x.reshape(-1), gamma, beta, float(eps), y.reshape(-1),
-        xhat.reshape(-1), mean, var, inv_std, n, c, length)
+    threads.split(_batch_norm_forward_train, c, x.size, x.reshape(-1), gamma, beta, float(eps),
+                  y.reshape(-1), xhat.reshape(-1), mean, var, inv_std, n, c, length)
     return y, mean, var, xhat, inv_std
 
 
@@ -133,7 +133,7 @@ def batch_norm_backward(dy, xhat, gamma, inv_std):
     dgamma, dbeta = np.empty(c, dtype=dy.dtype), np.empty(c, dtype=dy.dtype)
     n, length = dy.shape[0], dy.size // (dy.shape[0] * c)
     threads.split(_batch_norm_backward, c, dy.size, dy.reshape(-1), xhat.reshape(-1), gamma, inv_std,
-        dx.reshape(-1), dgamma, dbeta, n, c, length)
+                  dx.reshape(-1), dgamma, dbeta, n, c, length)
     return dx, dgamma, dbeta
 
 

@@ -8,8 +8,9 @@
 
 SGD near the end of training wanders around a wide, flat region of the loss; the average of the
 points it visits sits nearer that region's middle than any one of them, and tends to generalise
-better. ``AveragedModel(model, avg_fn=get_ema_avg_fn(0.999))`` keeps an exponential moving average
-instead (W_ema <- d W_ema + (1 - d) W, the recent snapshots weighing most), updated every step. The averaged weights never saw a batch, so each BatchNorm's running statistics must be
+better. ``AveragedModel(model, avg_fn=get_ema_avg_fn(0.999))`` keeps an exponential moving
+average instead (W_ema <- d W_ema + (1 - d) W, the recent snapshots weighing most), updated every
+step. The averaged weights never saw a batch, so each BatchNorm's running statistics must be
 recomputed for them: one pass over training data (update_bn).
 """
 from __future__ import annotations
