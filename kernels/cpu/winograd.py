@@ -51,31 +51,19 @@ G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0
 def _input_tiles(x, v, ps, m, c, h, w, ph, pw, th, tw, t_all):
     # x (m, C, H, W), flat -> v (16, C, t_all): B^T d B for tile t = (n, ty, tx) of the grid
     # padded by (ph, pw), plane k = 4r + s at v[k*ps + ch*t_all + t]. Each (image, channel)
-    # plane is first copied into d, padded, each row's even columns then its odd ones, so that
-    # the passes after it read unit strides.
-    half = tw + 1
-    wp, hp = 2 * half, 2 * th + 2
-    d = np.empty(hp * wp, dtype=x.dtype)
+    # plane is first copied, row by row, into the inside of d, whose border of padding is zeroed
+    # once and never written again.
+    wp, hp = 2 * tw + 2, 2 * th + 2
+    d = np.zeros(hp * wp, dtype=x.dtype)
     a = np.empty(4 * wp, dtype=x.dtype)
+    rows, cols = min(h, hp - ph), min(w, wp - pw)               # the image rows the tiles read
     for ch in range(c):
         for n in range(m):
-            for i in range(hp):                             # padded row i = image row y
-                y = i - ph
-                for e in range(2):                          # padded column 2p + e = image column
-                    lo = (pw - e + 1) // 2                  # 2p + e - pw, inside for p in [lo, hi)
-                    hi = min(half, (w + pw - e + 1) // 2)
-                    row = i * wp + e * half
-                    if y < 0 or y >= h or lo >= hi:
-                        for p in range(half):
-                            d[u(row + p)] = 0
-                        continue
-                    for p in range(lo):
-                        d[u(row + p)] = 0
-                    src = ((n * c + ch) * h + y) * w + e - pw
-                    for p in range(lo, hi):
-                        d[u(row + p)] = x[u(src + 2 * p)]
-                    for p in range(hi, half):
-                        d[u(row + p)] = 0
+            src = (n * c + ch) * h * w
+            for y in range(rows):
+                o, s = (y + ph) * wp + pw, src + y * w
+                for q in range(cols):
+                    d[u(o + q)] = x[u(s + q)]
             for ty in range(th):
                 i = 2 * ty * wp
                 for col in range(wp):                       # B^T d: rows 0-2, 1+2, 2-1, 1-3
@@ -84,10 +72,10 @@ def _input_tiles(x, v, ps, m, c, h, w, ph, pw, th, tw, t_all):
                     a[u(col)], a[u(wp + col)], a[u(2 * wp + col)], a[u(3 * wp + col)] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
                 o = ch * t_all + (n * th + ty) * tw
                 for r in range(4):                          # (B^T d) B: the same along each row
-                    k, j = o + 4 * r * ps, r * wp           # columns 2tx, 2tx+1, 2tx+2, 2tx+3
-                    for tx in range(tw):
-                        p0, p1 = a[u(j + tx)], a[u(j + half + tx)]
-                        p2, p3 = a[u(j + tx + 1)], a[u(j + half + tx + 1)]
+                    k, j = o + 4 * r * ps, r * wp
+                    for tx in range(tw):                    # columns 2tx, 2tx+1, 2tx+2, 2tx+3
+                        p0, p1 = a[u(j + 2 * tx)], a[u(j + 2 * tx + 1)]
+                        p2, p3 = a[u(j + 2 * tx + 2)], a[u(j + 2 * tx + 3)]
                         v[u(k + tx)], v[u(k + ps + tx)] = p0 - p2, p1 + p2
                         v[u(k + 2 * ps + tx)], v[u(k + 3 * ps + tx)] = p2 - p1, p1 - p3
 
