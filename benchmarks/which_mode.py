@@ -10,9 +10,10 @@ dissimilar source.
                     earlier in the network
 
 Similar row (measured here): source = minidl.models.layered_cnn trained from scratch on
-Fashion-MNIST's class half A (1,000 images per class; the halves of benchmarks/
+Fashion-MNIST's class half A (all 6,000 training images per class; the halves of benchmarks/
 yosinski_fashion.py, split_classes(10, seed=1)); target = half B, 10, 100 and 1,000 images per
-class (balanced, nested per seed), scored on 2,000 B test images. Dissimilar row: ResNet-20
+class (balanced, nested per seed), scored on 2,000 B test images. 100 further B training images
+per class, apart from every training subset, are the validation set. Dissimilar row: ResNet-20
 with CIFAR-10 weights -> all ten Fashion-MNIST classes at 10, 100 and 1,000 images per class,
 read from results/transfer_modes.json (benchmarks/transfer_modes.py, 3 seeds), whose four modes
 are the same:
@@ -22,6 +23,10 @@ are the same:
             (the "bottleneck features" of the lecture's Keras example: for layered_cnn conv5's
             64 x 7 x 7 = 3,136 numbers; for ResNet-20 the 64-d pooled output, as
             transfer_modes.py records it). "features (pooled)" is the head's own 64-d input.
+  features (chosen layer)
+            the same classifier on the one conv layer (flattened) that scores best on the
+            validation images: which layer to read is a hyperparameter, chosen without the test
+            set (similar row only)
   head      a new linear head trained alone on the frozen body (SGD, lr 0.1: the head's 10x)
   all       everything fine-tuned: copied layers at lr 0.01, the new head at 10x (0.1)
 
@@ -58,7 +63,8 @@ from minidl import Tensor, no_grad, optim  # noqa: E402
 from minidl.data import DataLoader  # noqa: E402
 from minidl.transfer import LogisticRegression, extract_features, freeze, param_groups  # noqa: E402
 
-MODES = ("scratch", "features", "head", "all")
+MODES = ("scratch", "features", "features (chosen layer)", "head", "all")
+FEATURES = ("features", "features (chosen layer)")
 LECTURE = {("similar", "small"): ("features",), ("similar", "large"): ("all",),
            ("dissimilar", "small"): ("features from an earlier layer",), ("dissimilar", "large"): ("all",)}
 LECTURE_TEXT = {("similar", "small"): "a linear classifier on the top features",
@@ -98,21 +104,30 @@ def similar_seed(data, seed, sizes, epochs, src_epochs, args) -> list[dict]:
     log(f"seed {seed}: source net on A {src_acc:.4f} ({time.perf_counter() - t0:.0f}s)")
     cells.append({"mode": "source on A", "size": 5 * args.source_per_class, "seed": seed, "accuracy": src_acc})
     x_test, y_test = data.test["B"]
+    x_val, y_val = data.validation("B", args.validation_per_class, seed)
     test_flat, test_feats = both(source, x_test, LAYERS)
+    val_flat, _ = both(source, x_val, LAYERS)
     for per_class, ep in zip(sizes, epochs):
         n = 5 * per_class
         x, y = data.training("B", per_class, seed)
         flat, feats = both(source, x, LAYERS)
         tag = f"seed {seed} n={n}"
+        # a logistic regression on each layer, scored on the validation images and on the test set
+        val, test = {}, {}
+        for layer in LAYERS:
+            clf = LogisticRegression(l2=1 / n, lr=0.05, epochs=300).fit(flat[layer], y)
+            val[layer], test[layer] = clf.score(val_flat[layer], y_val), clf.score(test_flat[layer], y_test)
+            cells.append({"mode": f"probe {layer}", "size": n, "seed": seed, "accuracy": test[layer],
+                          "validation": val[layer]})
+        chosen = max(LAYERS, key=val.get)
         top = LAYERS[-1]
-        cells.append({"mode": "features", "size": n, "seed": seed,
-                      "accuracy": probe(flat[top], y, test_flat[top], y_test, 1 / n)})
+        cells.append({"mode": "features", "size": n, "seed": seed, "accuracy": test[top]})
+        cells.append({"mode": "features (chosen layer)", "size": n, "seed": seed, "layer": chosen,
+                      "validation": val[chosen], "accuracy": test[chosen]})
         cells.append({"mode": "features (pooled)", "size": n, "seed": seed,
                       "accuracy": probe(feats[top], y, test_feats[top], y_test, 1 / n)})
         if per_class in (sizes[0], args.probe_per_class):
             for layer in LAYERS:
-                cells.append({"mode": f"probe {layer}", "size": n, "seed": seed,
-                              "accuracy": probe(flat[layer], y, test_flat[layer], y_test, 1 / n)})
                 cells.append({"mode": f"probe {layer} pooled", "size": n, "seed": seed,
                               "accuracy": probe(feats[layer], y, test_feats[layer], y_test, 1 / n)})
             cells.append({"mode": "probe pixels", "size": n, "seed": seed,
@@ -137,7 +152,8 @@ def similar_seed(data, seed, sizes, epochs, src_epochs, args) -> list[dict]:
             cells.append({"mode": mode, "size": n, "seed": seed, "epochs": ep,
                           "accuracy": accuracy(model, x_test, y_test), "seconds": time.perf_counter() - t1})
         log(tag + ": " + ", ".join(f"{c['mode']} {c['accuracy']:.4f}" for c in cells
-                                   if c["size"] == n and c["seed"] == seed))
+                                   if c["size"] == n and c["seed"] == seed and not c["mode"].startswith("probe"))
+            + f" (chosen: {chosen})")
     return cells
 
 
@@ -185,11 +201,15 @@ def verdicts(rows: dict) -> dict:
         ranked = sorted(means, key=means.get, reverse=True)
         win = ranked[0]
         within = [m for m in ranked if means[win] - means[m] <= stds[win] + stds[m]]
-        lecture = "features" if LECTURE[sim, size_name][0].startswith("features") else "all"
+        # the lecture's mode: a linear classifier on features (the top layer's, or one chosen on
+        # validation images where the study has it), or fine-tuning everything
+        lecture = (FEATURES if LECTURE[sim, size_name][0].startswith("features") else ("all",))
+        held = [m for m in lecture if m in within]
         out[f"{sim}/{size_name}"] = {
             "images": n, "winner": win, "means": means, "stds": stds,
-            "tied_with_winner": within, "lecture": LECTURE_TEXT[sim, size_name], "lecture_mode": lecture,
-            "lecture_holds": bool(lecture in within)}
+            "tied_with_winner": within, "lecture": LECTURE_TEXT[sim, size_name],
+            "lecture_mode": " or ".join(m for m in lecture if m in means),
+            "lecture_holds": bool(held), "lecture_holds_by": held}
     return out
 
 
@@ -201,8 +221,7 @@ def explain(verdict: dict, probes: dict, dprobe: dict | None) -> None:
         return max(row, key=row.get), row
     for cell, v in verdict.items():
         m, s = v["means"], v["stds"]
-        facts = [f"measured: {v['winner']} {m[v['winner']]:.3f}; scratch {m['scratch']:.3f}, features "
-                 f"{m['features']:.3f}, fine-tune all {m['all']:.3f}"]
+        facts = [f"measured: {v['winner']} {m[v['winner']]:.3f}; " + ", ".join(f"{k} {a:.3f}" for k, a in m.items())]
         if cell.startswith("similar"):
             sizes = sorted(int(n) for p in probes.values() for n in p)
             n = min(sizes, key=lambda k: abs(k - v["images"]))
@@ -247,17 +266,19 @@ def plot(rows: dict, path: Path) -> None:
 
     fig = Figure(figsize=(11, 7))
     axes = fig.subplots(2, 2, sharey=True)
-    labels = {"scratch": "scratch", "features": "features +\nlog. reg.", "head": "fine-tune\nhead",
+    labels = {"scratch": "scratch", "features": "top features\n+ log. reg.",
+              "features (chosen layer)": "chosen layer\n+ log. reg.", "head": "fine-tune\nhead",
               "all": "fine-tune\nall"}
     for ax, ((sim, size_name), (tab, n)) in zip(axes.flat, rows.items()):
-        means = [tab[m][str(n)]["mean"] for m in MODES]
-        stds = [tab[m][str(n)]["std"] for m in MODES]
+        modes = [m for m in MODES if m in tab and str(n) in tab[m]]
+        means = [tab[m][str(n)]["mean"] for m in modes]
+        stds = [tab[m][str(n)]["std"] for m in modes]
         best = int(np.argmax(means))
-        colors = ["tab:orange" if i == best else "tab:blue" for i in range(len(MODES))]
-        ax.bar(range(len(MODES)), means, yerr=stds, capsize=4, color=colors)
+        colors = ["tab:orange" if i == best else "tab:blue" for i in range(len(modes))]
+        ax.bar(range(len(modes)), means, yerr=stds, capsize=4, color=colors)
         for i, m in enumerate(means):
             ax.text(i, m + 0.02, f"{m:.3f}", ha="center", fontsize=8)
-        ax.set_xticks(range(len(MODES)), labels=[labels[m] for m in MODES], fontsize=8)
+        ax.set_xticks(range(len(modes)), labels=[labels[m] for m in modes], fontsize=8)
         ax.set_ylim(0, 1.05)
         ax.set_title(f"{sim} target, {size_name} ({n} images): lecture says {LECTURE_TEXT[sim, size_name]}",
                      fontsize=8)
@@ -270,18 +291,42 @@ def plot(rows: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def resumed(path: Path, config: dict, timing: dict):
+    """(config, cells, timing) of an unfinished run in ``path`` that this one may complete: the
+    seeds it finished (a file holds whole seeds) are kept, with the epochs it planned and its
+    command (config["resumed"])."""
+    if not path.exists():
+        log(f"--resume: no {path}; starting afresh")
+        return config, [], timing
+    saved = json.loads(path.read_text())
+    same = ("sizes", "source_images", "lr", "head_lr", "scratch_lr", "test_images", "classes")
+    differ = [k for k in same if saved["config"]["similar"].get(k) != config["similar"][k]]
+    if differ or saved["config"]["seeds"] != config["seeds"]:
+        raise SystemExit(f"--resume: {path} was run with other settings ({', '.join(differ) or 'seeds'}); "
+                         "run without --resume to replace it")
+    config["similar"].update(epochs=saved["config"]["similar"]["epochs"],
+                             source_epochs=saved["config"]["similar"]["source_epochs"])
+    log(f"--resume: keeping seeds {sorted({c['seed'] for c in saved['cells']})} of {path}")
+    config["resumed"] = {"command": saved["command"], "seeds_kept": sorted({c["seed"] for c in saved["cells"]})}
+    return config, saved["cells"], saved["timing"]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000], help="B images per class")
     p.add_argument("--epochs", type=int, nargs="+", default=[40, 15, 6], help="per size, before the budget")
-    p.add_argument("--source-per-class", type=int, default=1000)
-    p.add_argument("--source-epochs", type=int, default=6)
+    p.add_argument("--source-per-class", type=int, default=6000, help="A images per class for the source (6,000: all)")
+    p.add_argument("--source-epochs", type=int, default=4)
+    p.add_argument("--validation-per-class", type=int, default=100,
+                   help="B images per class, apart from every training subset, to choose the feature layer")
     p.add_argument("--probe-per-class", type=int, default=100)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--lr", type=float, default=0.01, help="fine-tuning rate of copied layers (head 10x)")
     p.add_argument("--scratch-lr", type=float, default=0.05)
-    p.add_argument("--budget-min", type=float, default=15.0)
+    p.add_argument("--budget-min", type=float, default=20.0)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the finished seeds of an unfinished results file, run the rest")
     p.add_argument("--summarise-only", action="store_true",
                    help="recompute the verdicts and the figure from results/which_mode.json")
     p.add_argument("--out", type=Path, default=RESULTS)
@@ -290,7 +335,7 @@ def main(argv=None) -> int:
         return summarise_only(args.out / "which_mode.json")
     if args.quick:
         args.sizes, args.epochs, args.seeds, args.source_per_class = [10, 40], [4, 2], 1, 60
-        args.source_epochs, args.probe_per_class, args.budget_min = 2, 40, 2.0
+        args.source_epochs, args.probe_per_class, args.budget_min, args.validation_per_class = 2, 40, 2.0, 20
     started = time.perf_counter()
     timing = measure()
     data = Halves(SPLIT_SEED, 40 if args.quick else 400)
@@ -313,22 +358,29 @@ def main(argv=None) -> int:
                           "source_images": 5 * args.source_per_class, "source_epochs": src_epochs,
                           "sizes": sizes, "epochs": epochs, "lr": args.lr, "head_lr": 10 * args.lr,
                           "scratch_lr": args.scratch_lr, "test_images": len(data.test["B"][1]),
-                          "batch_size": {str(n): batch_for(n) for n in sizes}},
+                          "batch_size": {str(n): batch_for(n) for n in sizes},
+                          "validation_images": 5 * args.validation_per_class},
               "seeds": args.seeds, "threads": threads()}
     dissimilar = None
     modes_file = args.out / "transfer_modes.json"
     if modes_file.exists():
         dissimilar = json.loads(modes_file.read_text())
     cells: list[dict] = []
-    payload = {}
+    if args.resume:
+        config, cells, timing = resumed(args.out / f"{name}.json", config, timing)
+        epochs, src_epochs = config["similar"]["epochs"], config["similar"]["source_epochs"]
+    def snapshot() -> dict:
+        return {"study": "the lectures' which-mode table, measured", "command": command(argv), "host": HOST,
+                "complete": False, "config": config, "timing": timing, "machine": machine(),
+                "similar": table(cells, MODES + ("features (pooled)", "source on A"),
+                                 sizes + [5 * args.source_per_class]),
+                "cells": cells}
+
     for seed in range(args.seeds):
-        cells += similar_seed(data, seed, args.sizes, epochs, src_epochs, args)
-        payload = {"study": "the lectures' which-mode table, measured", "command": command(argv), "host": HOST,
-                   "complete": False, "config": config, "timing": timing, "machine": machine(),
-                   "similar": table(cells, MODES + ("features (pooled)", "source on A"),
-                                    sizes + [5 * args.source_per_class]),
-                   "cells": cells}
-        write_json(args.out / f"{name}.json", payload)
+        if not any(c["seed"] == seed for c in cells):
+            cells += similar_seed(data, seed, args.sizes, epochs, src_epochs, args)
+            write_json(args.out / f"{name}.json", snapshot())
+    payload = snapshot()
     sim = payload["similar"]
     probe_modes = [f"probe {lay}{kind}" for lay in LAYERS for kind in ("", " pooled")] + ["probe pixels"]
     probes = table(cells, probe_modes, sorted({sizes[0], 5 * args.probe_per_class}))
@@ -337,6 +389,10 @@ def main(argv=None) -> int:
             + ", ".join(f"{lay} {probes[f'probe {lay}'][str(n)]['mean']:.3f}/"
                         f"{probes[f'probe {lay} pooled'][str(n)]['mean']:.3f}" for lay in LAYERS)
             + f", pixels {probes['probe pixels'][str(n)]['mean']:.3f}")
+    chosen = {str(n): [c["layer"] for c in cells if c["mode"] == "features (chosen layer)" and c["size"] == n]
+              for n in sizes}
+    log("similar source, the layer the validation images chose, per seed: "
+        + "; ".join(f"{n} images: {', '.join(v)}" for n, v in chosen.items()))
     dprobe = None if args.quick else dissimilar_probe(args.probe_per_class)
     if dprobe:
         log(f"dissimilar source (ResNet-20), each stage at {dprobe['size']} images: "
@@ -350,13 +406,14 @@ def main(argv=None) -> int:
     explain(verdict, probes, dprobe)
     out_rows = [["cell", "images"] + list(MODES) + ["winner", "lecture", "holds"]]
     for cell, v in verdict.items():
-        out_rows.append([cell, str(v["images"])] + [f"{v['means'][m]:.3f} ± {v['stds'][m]:.3f}" for m in MODES]
+        out_rows.append([cell, str(v["images"])] + [f"{v['means'][m]:.3f} ± {v['stds'][m]:.3f}" if m in v["means"]
+                                                    else "-" for m in MODES]
                         + [v["winner"], v["lecture_mode"], "yes" if v["lecture_holds"] else "NO"])
     print()
     print_table(out_rows)
     elapsed = time.perf_counter() - started
     payload.update(complete=True, elapsed_s=elapsed, load_avg_1min_end=os.getloadavg()[0],
-                   similar_layer_probe=probes, dissimilar_layer_probe=dprobe,
+                   similar_layer_probe=probes, similar_chosen_layers=chosen, dissimilar_layer_probe=dprobe,
                    dissimilar={"source": "results/transfer_modes.json", "command": dissimilar and dissimilar["command"],
                                "table": dissimilar and dissimilar["table"]},
                    verdicts=verdict)

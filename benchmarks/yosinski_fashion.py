@@ -51,7 +51,7 @@ from _timing import RESULTS, machine, print_table, write_json  # noqa: E402
 import minidl  # noqa: E402
 from minidl import Tensor, no_grad, optim  # noqa: E402
 from minidl import functional as F  # noqa: E402
-from minidl.data import DataLoader, class_subset, fashion_mnist, split_classes, subset  # noqa: E402
+from minidl.data import DataLoader, class_subset, fashion_mnist, held_out, split_classes, subset  # noqa: E402
 from minidl.models import layered_cnn  # noqa: E402
 from minidl.train import evaluate, fit  # noqa: E402
 from minidl.transfer import copy_weights, freeze, param_groups  # noqa: E402
@@ -103,6 +103,12 @@ class Halves:
 
     def training(self, half: str, per_class: int, seed: int):
         part = subset(self.train[half], per_class, seed=seed)
+        return self.floats(part.images), part.labels
+
+    def validation(self, half: str, per_class: int, seed: int):
+        """per_class images of each class that training(half, n, seed) never draws (n up to the
+        class's size minus per_class)."""
+        part = held_out(self.train[half], per_class, seed=seed)
         return self.floats(part.images), part.labels
 
 

@@ -195,7 +195,8 @@ if table.exists():
         print(f"  {cell:17s} {v['images']:5d} images: " + ", ".join(
             f"{m} {v['means'][m]:.3f} ± {v['stds'][m]:.3f}" for m in v["means"])
             + f"\n  {'':17s} measured winner: {v['winner']}; the lecture: {v['lecture']} -> "
-            + ("agrees (within the spread)" if v["lecture_holds"] else "does NOT agree"))
+            + (f"agrees (within the spread), by {' and '.join(v.get('lecture_holds_by', [v['lecture_mode']]))}"
+               if v["lecture_holds"] else "does NOT agree"))
 
 
 # %% [markdown]

@@ -51,6 +51,21 @@ def subset(dataset: Dataset, n_per_class: int, seed: int = 0) -> Dataset:
     return dataset.take(chosen)
 
 
+def held_out(dataset: Dataset, n_per_class: int, seed: int = 0) -> Dataset:
+    """n_per_class samples of every class, the last of the seeded order that subset(dataset, k,
+    seed) draws from: disjoint from every such subset while k + n_per_class <= the class's
+    size. A validation set for studies that grow their training subsets."""
+    labels = dataset.labels
+    perms = _class_permutations(labels, seed)
+    num_classes = len(dataset.classes) or (int(labels.max()) + 1 if len(labels) else 0)
+    perms += [np.zeros(0, dtype=np.int64)] * (num_classes - len(perms))
+    short = {k: len(p) for k, p in enumerate(perms) if len(p) < n_per_class}
+    if n_per_class < 1 or short:
+        raise ValueError(f"held_out: cannot take {n_per_class} per class from "
+                         f"{dataset.name or 'the dataset'}; classes with fewer samples (class: count): {short}")
+    return dataset.take(np.sort(np.concatenate([p[len(p) - n_per_class:] for p in perms])))
+
+
 def random_split(dataset: Dataset, lengths, seed: int = 0) -> list[Dataset]:
     """Split into disjoint random parts of the given lengths (ints summing to len(dataset),
     or fractions summing to 1, the remainder going one by one to the first parts)."""

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minidl.data import ArrayDataset, DataLoader, Dataset, random_split, subset
+from minidl.data import ArrayDataset, DataLoader, Dataset, held_out, random_split, subset
 from minidl.data.transforms import GaussianNoise
 
 
@@ -137,6 +137,26 @@ def test_subset_counts_classes_absent_from_the_labels():
     ds = Dataset(np.zeros((4, 1)), np.array([0, 0, 1, 1]), ["a", "b", "c"])
     with pytest.raises(ValueError, match=r"\{2: 0\}"):
         subset(ds, 1)
+
+
+@given(st.lists(st.integers(4, 30), min_size=1, max_size=5), st.integers(0, 1000), st.data())
+@settings(max_examples=40, deadline=None)
+def test_held_out_is_balanced_and_apart_from_every_subset_that_leaves_room(counts, seed, data):
+    ds = labelled(counts, seed=seed)
+    n = data.draw(st.integers(1, min(counts) - 1), label="held out per class")
+    val = held_out(ds, n, seed=seed)
+    assert np.array_equal(np.bincount(val.labels, minlength=len(counts)), [n] * len(counts))
+    assert np.array_equal(val.labels, ds.labels[val.images[:, 0, 0]])
+    biggest = subset(ds, min(counts) - n, seed=seed)          # the largest subset it must avoid
+    assert not set(val.images[:, 0, 0]) & set(biggest.images[:, 0, 0])
+    assert np.array_equal(held_out(ds, n, seed=seed).images, val.images)
+
+
+def test_held_out_too_large_for_a_class_says_which():
+    with pytest.raises(ValueError, match=r"held_out: cannot take 26 per class.*\{1: 25\}"):
+        held_out(labelled([30, 25, 40]), 26)
+    with pytest.raises(ValueError, match=r"\{2: 0\}"):
+        held_out(Dataset(np.zeros((4, 1)), np.array([0, 0, 1, 1]), ["a", "b", "c"]), 1)
 
 
 @pytest.mark.parametrize("lengths", [[60, 30, 10], [0.6, 0.3, 0.1]])
