@@ -47,14 +47,19 @@ def time_alternating(fns, repeat: int = 5, warmup: int = 1, progress=None) -> li
     return [statistics.median(s) for s in alternating_samples(fns, repeat, warmup, progress)]
 
 
-def alternating_samples(fns, repeat: int = 5, warmup: int = 1, progress=None) -> list[list[float]]:
-    """time_alternating's samples: for each function, its ``repeat`` wall times in milliseconds."""
+def alternating_samples(fns, repeat: int = 5, warmup: int = 1, progress=None,
+                        pause_s: float = 0.0) -> list[list[float]]:
+    """time_alternating's samples: for each function, its ``repeat`` wall times in milliseconds.
+    With ``pause_s`` each call waits that long first, untimed, so that it does not start while
+    the threads of the call before it (another library's) still spin."""
     for fn in fns:
         for _ in range(warmup):
             fn()
     times = [[] for _ in fns]
     for k in range(repeat):
         for fn, samples in zip(fns, times):
+            if pause_s:
+                time.sleep(pause_s)
             t0 = time.perf_counter()
             fn()
             samples.append((time.perf_counter() - t0) * 1e3)
