@@ -292,12 +292,12 @@ def plot(rows: dict, path: Path) -> None:
 
 
 def resumed(path: Path, config: dict, timing: dict):
-    """(config, cells, timing) of an unfinished run in ``path`` that this one may complete: the
-    seeds it finished (a file holds whole seeds) are kept, with the epochs it planned and its
-    command (config["resumed"])."""
+    """(config, cells, timing, seconds spent) of an unfinished run in ``path`` that this one may
+    complete: the seeds it finished (a file holds whole seeds) are kept, with the epochs it planned
+    and its command (config["resumed"])."""
     if not path.exists():
         log(f"--resume: no {path}; starting afresh")
-        return config, [], timing
+        return config, [], timing, 0.0
     saved = json.loads(path.read_text())
     same = ("sizes", "source_images", "lr", "head_lr", "scratch_lr", "test_images", "classes")
     differ = [k for k in same if saved["config"]["similar"].get(k) != config["similar"][k]]
@@ -308,7 +308,7 @@ def resumed(path: Path, config: dict, timing: dict):
                              source_epochs=saved["config"]["similar"]["source_epochs"])
     log(f"--resume: keeping seeds {sorted({c['seed'] for c in saved['cells']})} of {path}")
     config["resumed"] = {"command": saved["command"], "seeds_kept": sorted({c["seed"] for c in saved["cells"]})}
-    return config, saved["cells"], saved["timing"]
+    return config, saved["cells"], saved["timing"], saved.get("elapsed_s") or 0.0
 
 
 def main(argv=None) -> int:
@@ -366,15 +366,16 @@ def main(argv=None) -> int:
     if modes_file.exists():
         dissimilar = json.loads(modes_file.read_text())
     cells: list[dict] = []
+    earlier_s = 0.0                     # the seconds an interrupted run had spent, when resumed
     if args.resume:
-        config, cells, timing = resumed(args.out / f"{name}.json", config, timing)
+        config, cells, timing, earlier_s = resumed(args.out / f"{name}.json", config, timing)
         epochs, src_epochs = config["similar"]["epochs"], config["similar"]["source_epochs"]
     def snapshot() -> dict:
         return {"study": "the lectures' which-mode table, measured", "command": command(argv), "host": HOST,
                 "complete": False, "config": config, "timing": timing, "machine": machine(),
                 "similar": table(cells, MODES + ("features (pooled)", "source on A"),
                                  sizes + [5 * args.source_per_class]),
-                "cells": cells}
+                "cells": cells, "elapsed_s": earlier_s + time.perf_counter() - started}
 
     for seed in range(args.seeds):
         if not any(c["seed"] == seed for c in cells):
@@ -411,7 +412,7 @@ def main(argv=None) -> int:
                         + [v["winner"], v["lecture_mode"], "yes" if v["lecture_holds"] else "NO"])
     print()
     print_table(out_rows)
-    elapsed = time.perf_counter() - started
+    elapsed = earlier_s + time.perf_counter() - started
     payload.update(complete=True, elapsed_s=elapsed, load_avg_1min_end=os.getloadavg()[0],
                    similar_layer_probe=probes, similar_chosen_layers=chosen, dissimilar_layer_probe=dprobe,
                    dissimilar={"source": "results/transfer_modes.json", "command": dissimilar and dissimilar["command"],

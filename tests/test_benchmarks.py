@@ -106,3 +106,45 @@ def test_tail_average_floors_the_lr_only_for_swa_and_folds_the_weights_it_should
         assert lr < 0.01 and tail.swa.n_averaged == 99                       # the schedule's own end
         assert averaged == pytest.approx(sum(w * 0.5 ** (99 - k) for k, w in enumerate(weights[1:], 1))
                                          + weights[0] * 0.5 ** 98)
+
+
+def test_alternating_samples_pause_before_each_call_and_leave_the_pause_out_of_the_times():
+    from _timing import alternating_samples
+    import time
+    starts = []
+    a, b = alternating_samples([lambda: starts.append(time.perf_counter())] * 2, repeat=3, warmup=0,
+                               pause_s=0.01)
+    gaps = np.diff(starts)
+    assert len(starts) == 6 and gaps.min() >= 0.01
+    assert max(a + b) < 10                     # milliseconds: the call, not the 10 ms before it
+
+
+@pytest.fixture
+def which_mode(monkeypatch):
+    """benchmarks/which_mode.py, imported without leaving its thread settings in os.environ."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        monkeypatch.setenv(var, os.environ.get(var, "1"))
+    import which_mode
+    return which_mode
+
+
+def test_which_mode_resume_keeps_the_finished_seeds_and_their_plan_and_refuses_other_settings(which_mode, tmp_path):
+    import json
+    config = {"similar": {"sizes": [50], "source_images": 300, "lr": 0.01, "head_lr": 0.1, "scratch_lr": 0.05,
+                          "test_images": 200, "classes": {"A": ["a"], "B": ["b"]}, "epochs": [9],
+                          "source_epochs": 3}, "seeds": 2}
+    saved = {"command": "python benchmarks/which_mode.py", "config": json.loads(json.dumps(config)),
+             "timing": {"train_s_per_image": 1.0}, "elapsed_s": 12.5,
+             "cells": [{"mode": "scratch", "size": 50, "seed": 0, "accuracy": 0.5}]}
+    saved["config"]["similar"]["epochs"] = [4]              # the plan the first run made
+    path = tmp_path / "which_mode.json"
+    path.write_text(json.dumps(saved))
+    new_config, cells, timing, earlier = which_mode.resumed(path, json.loads(json.dumps(config)), {})
+    assert cells == saved["cells"] and timing == saved["timing"] and earlier == 12.5
+    assert new_config["similar"]["epochs"] == [4]
+    assert new_config["resumed"] == {"command": saved["command"], "seeds_kept": [0]}
+    other = json.loads(json.dumps(config))
+    other["similar"]["sizes"] = [50, 500]
+    with pytest.raises(SystemExit, match="other settings .*sizes"):
+        which_mode.resumed(path, other, {})
+    assert which_mode.resumed(tmp_path / "absent.json", config, {"t": 1})[1:] == ([], {"t": 1}, 0.0)
