@@ -18,7 +18,9 @@ benchmarks/transfer_modes.py compares them:
   all       every layer learns: the body at --lr, the new head at --lr x --head-lr-mult
             (param_groups: a fresh head needs larger steps than pretrained layers)
 
-In features and head modes the head's rate is also --lr x --head-lr-mult. Data and model input
+In features and head modes the head's rate is also --lr x --head-lr-mult. After every epoch the
+state to continue from is saved in --out/checkpoint.npz, and ``--resume`` (same settings)
+finishes an interrupted run to the weights an uninterrupted one gives, as ``train --resume`` does. Data and model input
 as in ``train`` (prepare_data, model_for): ImageNet-sized models get the images resized batch by
 batch, which on a CPU is slow -- the CIFAR ResNets are the practical choice here.
 """
@@ -32,8 +34,8 @@ import minidl
 from minidl import data as D
 from minidl import nn, optim
 from minidl.cli.numbers import fraction, nonnegative_float, nonnegative_int, positive_float, positive_int
-from minidl.cli.train import (DATASETS, DEFAULT_LR, augmentation, describe_run, input_transform,
-                              make_optimizer, prepare_data, write_run)
+from minidl.cli.train import (CHECKPOINT, DATASETS, DEFAULT_LR, augmentation, describe_run,
+                              input_transform, make_optimizer, prepare_data, write_run)
 from minidl.cli.weights import model_with_weights
 from minidl.models.zoo import ARCHITECTURES, build_model
 from minidl.pretrained import WeightsNotFoundError
@@ -78,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default runs/MODEL-MODE)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from --out's checkpoint.npz (same settings; --epochs is "
+                             "the total)")
 
 
 def source_model(args, channels: int) -> tuple[nn.Module, str]:
@@ -106,15 +111,18 @@ def head_features(model, path: str, images, adapt, args):
         owner._modules[key] = head
 
 
-def train_head_on_features(model, head, path, data, adapt, optimizer, scheduler, callbacks, args):
-    """Mode features: the fixed features once, then fit() of the head alone on them."""
+def train_head_on_features(model, head, path, data, adapt, optimizer, scheduler, callbacks, args,
+                           checkpoint, resume):
+    """Mode features: the fixed features once, then fit() of the head alone on them (its
+    checkpoint holds the head alone)."""
     x_train, y_train = data.train
     train_feats = head_features(model, path, x_train, adapt, args)
     val_feats = head_features(model, path, data.val[0], adapt, args)
     return fit(head, optimizer, D.DataLoader(train_feats, y_train, args.batch_size, shuffle=True,
                                              seed=args.seed),
                D.DataLoader(val_feats, data.val[1], batch_size=512), args.epochs,
-               callbacks=callbacks, scheduler=scheduler, progress=not args.quiet, device=args.device)
+               callbacks=callbacks, scheduler=scheduler, progress=not args.quiet, device=args.device,
+               checkpoint=checkpoint, resume=resume)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -150,6 +158,11 @@ def run(args: argparse.Namespace) -> int:
                  if args.schedule == "cosine" else None)
     callbacks = [BestWeights()] + ([EarlyStopping(args.patience, restore_best=False)]
                                    if args.patience else [])
+    checkpoint = out / CHECKPOINT
+    if args.resume and not checkpoint.is_file():
+        print(f"finetune: --resume: no {checkpoint} to continue from", file=sys.stderr)
+        return 2
+    resume = checkpoint if args.resume else None
     print(f"{args.model} from {source} on {args.dataset}, mode {args.mode}: "
           f"{len(data.train[1])} train / {len(data.val[1])} validation / {len(data.test[1])} test "
           f"images; {model.num_parameters(trainable_only=True):,} of {model.num_parameters():,} "
@@ -157,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.mode == "features":
             history = train_head_on_features(model, head, path, data, adapt, optimizer, scheduler,
-                                             callbacks, args)
+                                             callbacks, args, checkpoint, resume)
         else:
             steps = [augmentation(args.dataset, data.mean, data.std)] if args.augment else []
             transform = D.Compose(steps + ([adapt] if adapt is not None else [])) if steps else adapt
@@ -166,9 +179,10 @@ def run(args: argparse.Namespace) -> int:
                                        transform=transform),
                           D.DataLoader(*data.val, batch_size=512, transform=adapt), args.epochs,
                           callbacks=callbacks, scheduler=scheduler, progress=not args.quiet,
-                          device=args.device)
+                          device=args.device, checkpoint=checkpoint, resume=resume)
     except KeyboardInterrupt:
-        print(f"finetune: interrupted; {out}'s earlier files are untouched", file=sys.stderr)
+        print(f"finetune: interrupted; {out}'s earlier files are untouched; continue with --resume"
+              f"{' (after one finished epoch)' if not checkpoint.is_file() else ''}", file=sys.stderr)
         return 130
     if history.restored_epoch is None:
         print(f"finetune gave no usable weights: {history.stop_reason or 'no finite validation loss'}",

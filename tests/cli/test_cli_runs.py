@@ -56,7 +56,15 @@ def test_ctrl_c_keeps_the_old_files_and_resume_finishes_the_same_run(finished, t
         assert main(ARGS + ["--epochs", "3", "--out", str(out)]) == 130
     assert "--resume" in capsys.readouterr().err
     assert run_files(out) == older and (out / "checkpoint.npz").is_file()
-    assert main(ARGS + ["--epochs", "3", "--out", str(out), "--resume"]) == 0
+    real, epochs_run = loop.train_epoch, []
+
+    def counted(*args, **kwargs):
+        epochs_run.append(kwargs.get("epoch", args[7] if len(args) > 7 else 1))
+        return real(*args, **kwargs)
+    with monkeypatch.context() as patch:
+        patch.setattr(loop, "train_epoch", counted)
+        assert main(ARGS + ["--epochs", "3", "--out", str(out), "--resume"]) == 0
+    assert epochs_run == [3]            # a fresh run of the same seed would end the same: count
     resumed, full = minidl.load(out / "best.npz"), minidl.load(finished / "best.npz")
     for key in full:
         np.testing.assert_array_equal(resumed[key], full[key], err_msg=key)

@@ -91,3 +91,44 @@ def test_what_cannot_work_is_one_message(offline, tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err
     assert "MINIDL_WEIGHTS" in err and "http://127.0.0.1:9/" in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("mode", ["features", "all"])
+def test_ctrl_c_then_resume_finishes_the_very_run_an_uninterrupted_one_gives(offline, tmp_path, monkeypatch,
+                                                                           capsys, mode):
+    import minidl.train.loop as loop
+    args = ["finetune", "resnet20", "--mode", mode, "--dataset", "digits", "--limit", "100", "--epochs", "2",
+            "--batch-size", "32", "--quiet"]
+    assert main(args + ["--out", str(tmp_path / "full")]) == 0
+    real = loop.train_epoch
+
+    def interrupted(*a, **kw):
+        if kw.get("epoch", a[7] if len(a) > 7 else 1) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(loop, "train_epoch", interrupted)
+        assert main(args + ["--out", str(out)]) == 130
+    assert "--resume" in capsys.readouterr().err and (out / "checkpoint.npz").is_file()
+    assert not (out / "best.npz").exists()
+    epochs_run = []
+
+    def counted(*a, **kw):
+        epochs_run.append(kw.get("epoch", a[7] if len(a) > 7 else 1))
+        return real(*a, **kw)
+    with monkeypatch.context() as patch:
+        patch.setattr(loop, "train_epoch", counted)
+        assert main(args + ["--out", str(out), "--resume"]) == 0
+    assert epochs_run == [2]                                    # epoch 1 came from the checkpoint
+    resumed, full = minidl.load(out / "best.npz"), minidl.load(tmp_path / "full" / "best.npz")
+    assert resumed.keys() == full.keys()
+    for key in full:
+        np.testing.assert_array_equal(resumed[key], full[key], err_msg=key)
+
+
+def test_resume_without_a_checkpoint_is_one_message(offline, tmp_path, capsys):
+    out = tmp_path / "none"
+    assert main(["finetune", "resnet20", "--mode", "head", *QUICK, "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume: no" in err and "Traceback" not in err and not out.exists()
