@@ -31,6 +31,9 @@ _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _pool_lock = threading.Lock()
 _PREFIX = "minidl-worker"
+_blas_lock = threading.Lock()
+_blas_users = 0                 # blocks inside blas_on_one_thread, over every calling thread
+_blas_counts: list[int] = []    # the thread counts the first of them found
 
 
 def shares(n: int) -> int:
@@ -94,13 +97,21 @@ def _blas_libraries() -> tuple:
 @contextlib.contextmanager
 def blas_on_one_thread():
     """Inside the block every BLAS library NumPy loaded runs each product on its calling thread;
-    the thread counts before are put back after."""
+    the thread counts before are put back when the last block open, on any thread, closes (a
+    thread leaving first must not hand BLAS its threads back while another still runs shares)."""
+    global _blas_users, _blas_counts
     libs = _blas_libraries()
-    before = [lib.get_num_threads() for lib in libs]
-    for lib in libs:
-        lib.set_num_threads(1)
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_counts = [lib.get_num_threads() for lib in libs]
+            for lib in libs:
+                lib.set_num_threads(1)
+        _blas_users += 1
     try:
         yield
     finally:
-        for lib, count in zip(libs, before):
-            lib.set_num_threads(count)
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                for lib, count in zip(libs, _blas_counts):
+                    lib.set_num_threads(count)

@@ -66,3 +66,23 @@ def test_a_share_that_asks_for_shares_runs_them_itself():
     with mock.patch.object(threads, "shares", lambda m: 2), mock.patch.object(threads, "PARALLEL_WORK", 0):
         threads.over_images(lambda i, j: threads.split(kernel, 10, 10) if i > 0 else None, 4)
     assert len(inner) == 1 and inner[0][0].startswith("minidl-worker") and inner[0][1:] == (0, 10)
+
+
+def test_blas_gets_its_threads_back_only_when_the_last_of_overlapping_blocks_closes():
+    """Two threads' blocks overlapping, the first to open closing first: BLAS must stay on one
+    thread until the second closes, then have its count back (not the 1 the second one found)."""
+    libs = threads._blas_libraries()
+    original = blas_threads()
+    for lib in libs:
+        lib.set_num_threads(2)              # whatever the environment asked for: not 1
+    try:
+        first, second = threads.blas_on_one_thread(), threads.blas_on_one_thread()
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert all(count == 1 for count in blas_threads())
+        second.__exit__(None, None, None)
+        assert blas_threads() == [2] * len(libs)
+    finally:
+        for lib, count in zip(libs, original):
+            lib.set_num_threads(count)
