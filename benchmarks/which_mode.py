@@ -370,6 +370,7 @@ def main(argv=None) -> int:
     if args.resume:
         config, cells, timing, earlier_s = resumed(args.out / f"{name}.json", config, timing)
         epochs, src_epochs = config["similar"]["epochs"], config["similar"]["source_epochs"]
+
     def snapshot() -> dict:
         return {"study": "the lectures' which-mode table, measured", "command": command(argv), "host": HOST,
                 "complete": False, "config": config, "timing": timing, "machine": machine(),
