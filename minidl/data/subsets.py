@@ -1,4 +1,5 @@
-"""Seeded subsets of a Dataset: random splits, stratified splits, n images per class.
+"""Seeded subsets of a Dataset: random splits, stratified splits, n images per class and the
+images held out from them.
 
 All index choices come from np.random.default_rng(seed), so the same seed always picks the
 same samples; returned indices are in ascending order.
