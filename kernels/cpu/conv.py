@@ -3,7 +3,8 @@ OpenBLAS's products between them (``kernels/blocked_conv.py``), the batch split 
 thread per core (``threads.py``). 3x3 stride-1 layers with 2 or more channels take Winograd's
 F(2x2, 3x3), 16 products on transformed tiles with 2.25x fewer multiply-adds (``winograd.py``);
 other stride-1 layers with small windows and 8 or more channels skip the columns: kh*kw
-products of shifted windows of the padded input (``shifted_conv.py``);
+products of shifted windows of the padded input (``shifted_conv.py``); stride-1 layers on
+one-channel images are summed directly (``direct_conv.py``);
 depthwise layers (groups == channels) go to their own loops (``depthwise.py``), 1x1 layers
 straight to the products (``kernels/pointwise_conv.py``)."""
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..pointwise_conv import is_pointwise, pointwise_conv2d_backward, pointwise_
 from . import blas, threads
 from .common import float_array
 from .depthwise import depthwise_backward, depthwise_forward
+from .direct_conv import direct_conv2d_backward, direct_conv2d_forward
 from .shifted_conv import shifted_conv2d_backward, shifted_conv2d_forward
 from .winograd import (flipped_filters, transformed_filters, winograd_conv2d_filter_gradient,
                        winograd_conv2d_forward, winograd_conv2d_input_gradient)
@@ -37,6 +39,10 @@ WINOGRAD_MIN_CHANNELS = 2
 SHIFTED_MIN_CHANNELS = 8
 SHIFTED_MAX_TAPS = 9
 
+# Undilated stride-1 layers on at most DIRECT_MAX_CHANNELS input channels (a grey first layer)
+# are summed directly (direct_conv.py): im2col's product would have one row per window position.
+DIRECT_MAX_CHANNELS = 1
+
 _im2col_one_thread = functools.partial(im2col, one_thread=True)
 _col2im_one_thread = functools.partial(col2im, one_thread=True)
 
@@ -50,11 +56,16 @@ def _depthwise_geometry(fn, x, w, stride, padding, dilation, groups):
 
 
 def _direct_path(x, w, stride, padding, dilation, groups):
-    """"winograd" or "shifted" where the layer's products read the input directly, else None
-    (im2col). Both need ``blas``'s binding. Winograd's F(2x2, 3x3) takes 3x3 windows padded by at
-    most 2 (dL/dx is its correlation with the flipped filters at padding 2 - p); the shifted
-    products take other small stride-1 windows."""
-    if groups != 1 or tuple(stride) != (1, 1) or blas.available():
+    """"direct", "winograd" or "shifted" where the layer reads the input directly, else None
+    (im2col). One-channel images are summed directly (undilated); the other two need ``blas``'s
+    binding: Winograd's F(2x2, 3x3) takes 3x3 windows padded by at most 2 (dL/dx is its
+    correlation with the flipped filters at padding 2 - p); the shifted products take other
+    small stride-1 windows."""
+    if groups != 1 or tuple(stride) != (1, 1):
+        return None
+    if x.shape[1] <= DIRECT_MAX_CHANNELS and tuple(dilation) == (1, 1):
+        return "direct"
+    if blas.available():
         return None
     if (w.shape[2:] == (3, 3) and tuple(dilation) == (1, 1) and max(padding) <= 2
             and x.shape[1] >= WINOGRAD_MIN_CHANNELS):
@@ -94,7 +105,9 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
     path = _direct_path(x, w, stride, padding, dilation, groups)
     if path is not None:
         x, w = _matching("conv2d_forward", x, w)
-        if path == "winograd":
+        if path == "direct":
+            threads.over_images(lambda i, j: direct_conv2d_forward(x[i:j], w, padding, oh, ow, y[i:j]), n)
+        elif path == "winograd":
             u = transformed_filters(w)
             threads.over_images(lambda i, j: winograd_conv2d_forward(x[i:j], u, padding, oh, ow, y[i:j]), n)
         else:
@@ -122,7 +135,11 @@ def conv2d_backward(g, x, w, stride, padding, dilation, groups, need_dx=True, ne
         fn = "conv2d_backward"
         *_, oh, ow = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
         x, w, g = _matching(fn, x, w, g, (oh, ow))
-        if path == "winograd":
+        if path == "direct":
+            def share(i, j):
+                return direct_conv2d_backward(g[i:j], x[i:j], w, padding, need_dx, need_dw,
+                                              dx[i:j] if need_dx else None)[1]
+        elif path == "winograd":
             u = flipped_filters(w) if need_dx else None
 
             def share(i, j):

@@ -52,7 +52,7 @@ def test_shifted_products_match_reference(inputs, shares):
     if inputs[1].shape[2:] == (1, 1) and inputs[4] == (0, 0):
         return                                      # unpadded 1x1: the pointwise path
     with mock.patch.object(nb_conv, "SHIFTED_MIN_CHANNELS", 1), mock.patch.object(nb_conv, "SHIFTED_MAX_TAPS", 16), \
-            mock.patch.object(nb_conv, "WINOGRAD_MIN_CHANNELS", 10**9), \
+            mock.patch.object(nb_conv, "WINOGRAD_MIN_CHANNELS", 10**9), mock.patch.object(nb_conv, "DIRECT_MAX_CHANNELS", 0), \
             mock.patch.object(nb_conv, "shifted_conv2d_forward", forward), \
             mock.patch.object(nb_conv, "shifted_conv2d_backward", backward), \
             mock.patch.object(nb_threads, "shares", lambda n: max(1, min(n, shares))):

@@ -49,7 +49,8 @@ def test_winograd_matches_reference(inputs, shares, one_image_blocks):
     forward, dx, dw = (counted(getattr(nb_conv, f"winograd_conv2d_{name}"))
                        for name in ("forward", "input_gradient", "filter_gradient"))
     with contextlib.ExitStack() as patches:
-        for target, name, value in ((nb_conv, "WINOGRAD_MIN_CHANNELS", 1), (nb_conv, "winograd_conv2d_forward", forward),
+        for target, name, value in ((nb_conv, "WINOGRAD_MIN_CHANNELS", 1), (nb_conv, "DIRECT_MAX_CHANNELS", 0),
+                                    (nb_conv, "winograd_conv2d_forward", forward),
                                     (nb_conv, "winograd_conv2d_input_gradient", dx),
                                     (nb_conv, "winograd_conv2d_filter_gradient", dw),
                                     (nb_threads, "shares", lambda n: max(1, min(n, shares))),
