@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from minidl.kernels import cpu as nb
 from minidl.kernels.cpu import conv as nb_conv
 from minidl.kernels.cpu import threads as nb_threads
+from .jit_off import largest_error_with_the_jit_off
 from .test_numba_kernels import check_fast_convolution
 from .test_shifted_conv import counted
 
@@ -65,23 +66,4 @@ def test_only_undilated_stride_1_dense_layers_on_one_channel_take_it():
 
 def test_with_numba_disabled_the_direct_sums_run_as_python():
     """NUMBA_DISABLE_JIT=1 (to step into the loops): the same results (float64, atol 1e-12)."""
-    import os
-    import subprocess
-    import sys
-    code = """
-import numpy as np
-from minidl.functional.conv import conv2d_backward, conv2d_forward
-from minidl.kernels import cpu as nb
-rng = np.random.default_rng(0)
-x, w = rng.standard_normal((2, 1, 6, 5)), rng.standard_normal((3, 1, 5, 5))
-args = ((1, 1), (2, 2), (1, 1), 1)
-y = nb.conv2d_forward(x, w, None, *args)
-g = rng.standard_normal(y.shape)
-got = (y, *nb.conv2d_backward(g, x, w, *args))
-want = (conv2d_forward.reference(x, w, None, *args), *conv2d_backward.reference(g, x, w, *args))
-print(max(float(np.abs(a - b).max()) for a, b in zip(got, want)))
-"""
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert float(out.stdout) < 1e-12
+    assert largest_error_with_the_jit_off((2, 1, 6, 5), (3, 1, 5, 5), (2, 2)) < 1e-12

@@ -6,9 +6,6 @@ apart: at most 2e-6 of the largest output against a float64 reference (the direc
 are 2-8e-7 off there, and so is Winograd).
 """
 import contextlib
-import os
-import subprocess
-import sys
 from unittest import mock
 
 import numpy as np
@@ -21,6 +18,7 @@ from minidl.kernels import cpu as nb
 from minidl.kernels.cpu import conv as nb_conv
 from minidl.kernels.cpu import threads as nb_threads
 from minidl.kernels.cpu import winograd
+from .jit_off import largest_error_with_the_jit_off
 from .test_numba_kernels import check_fast_convolution
 from .test_shifted_conv import counted
 
@@ -107,18 +105,4 @@ def test_filter_gradient_is_the_adjoint_of_the_filter_transform():
 def test_with_numba_disabled_the_same_kernels_run_as_python():
     """NUMBA_DISABLE_JIT=1 (to step into a kernel): the Winograd path, cblas calls included, runs
     as plain Python and still matches the reference (float64, atol 1e-12)."""
-    code = """
-import numpy as np
-from minidl.functional.conv import conv2d_backward, conv2d_forward
-from minidl.kernels import cpu as nb
-rng = np.random.default_rng(0)
-x, w, g = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 3, 3)), rng.standard_normal((2, 2, 5, 4))
-args = ((1, 1), (1, 1), (1, 1), 1)
-got = (nb.conv2d_forward(x, w, None, *args), *nb.conv2d_backward(g, x, w, *args))
-want = (conv2d_forward.reference(x, w, None, *args), *conv2d_backward.reference(g, x, w, *args))
-print(max(float(np.abs(a - b).max()) for a, b in zip(got, want)))
-"""
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert float(out.stdout) < 1e-12
+    assert largest_error_with_the_jit_off((2, 3, 5, 4), (2, 3, 3, 3), (1, 1)) < 1e-12
