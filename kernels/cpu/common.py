@@ -8,6 +8,7 @@ check, which otherwise doubles the time of these loops; the loop bounds keep eve
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # Every kernel is compiled for the calling thread alone, free of the GIL: each of minidl's worker
@@ -19,6 +20,17 @@ u = np.uint64
 # costs more than it saves, and on a busy machine one descheduled worker stalls a tiny call for
 # a whole time slice.
 PARALLEL_WORK = 1 << 16
+
+
+@njit(cache=True, nogil=True, inline="always")     # into the caller: a call per plane costs 25-35%
+def pad_plane(x, src, h, w, d, hp, wp, ph, pw):
+    """The h x w plane of flat x at offset src -> the inside of d (hp x wp, flat) at (ph, pw),
+    row by row, as much of it as d holds. d's border is the caller's: zeroed once, it stays
+    the padding for every plane copied in after."""
+    for y in range(min(h, hp - ph)):
+        o, s = (y + ph) * wp + pw, src + y * w
+        for q in range(min(w, wp - pw)):
+            d[u(o + q)] = x[u(s + q)]
 
 
 def float_array(a, name: str, fn: str, ndim: tuple[int, ...] | None) -> np.ndarray:

@@ -21,16 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .common import ONE_THREAD, u
-
-
-@njit(**ONE_THREAD)
-def _pad_into(x, xp, n, h, w, hp, wp, ph, pw):
-    # image n of x (N, 1, H, W), flat -> the inside of xp (hp x wp, zero border written once)
-    for y in range(min(h, hp - ph)):
-        o, s = (y + ph) * wp + pw, (n * h + y) * w
-        for q in range(min(w, wp - pw)):
-            xp[u(o + q)] = x[u(s + q)]
+from .common import ONE_THREAD, pad_plane, u
 
 
 @njit(**ONE_THREAD)
@@ -53,11 +44,11 @@ def _taps_into(acc, src, w, base, start, count, length):
 
 @njit(**ONE_THREAD)
 def _forward(n0, n1, x, w, y, h, wd, f, kh, kw, ph, pw, oh, ow):
-    hp, wp = oh + kh - 1, ow + kw - 1                # the padded rows and columns windows read
+    hp, wp = oh + kh - 1, ow + kw - 1                # the padded image: H + 2ph rows, W + 2pw columns
     xp = np.zeros(hp * wp + kw, dtype=x.dtype)       # + kw: the last grid row's overhang
     acc = np.empty(oh * wp, dtype=x.dtype)
     for n in range(n0, n1):
-        _pad_into(x, xp, n, h, wd, hp, wp, ph, pw)
+        pad_plane(x, n * h * wd, h, wd, xp, hp, wp, ph, pw)
         for fo in range(f):
             for q in range(oh * wp):
                 acc[u(q)] = 0
@@ -102,11 +93,11 @@ def _backward(n0, n1, g, x, w, dx, dw, need_dx, need_dw, h, wd, f, kh, kw, ph, p
     # dw: (F, kh, kw) float64, this share's sum over its images
     hp, wp = oh + kh - 1, ow + kw - 1
     xp = np.zeros(hp * wp + kw, dtype=x.dtype)
-    gg = np.zeros(oh * wp + kw, dtype=x.dtype)       # dL/dy on the grid: 0 in the extra columns
+    gg = np.zeros(oh * wp, dtype=x.dtype)            # dL/dy on the grid: 0 in the extra columns
     dxp = np.empty(hp * wp + kw, dtype=x.dtype)
     for n in range(n0, n1):
         if need_dw:
-            _pad_into(x, xp, n, h, wd, hp, wp, ph, pw)
+            pad_plane(x, n * h * wd, h, wd, xp, hp, wp, ph, pw)
         if need_dx:
             dxp[:] = 0
         for fo in range(f):
@@ -122,11 +113,11 @@ def _backward(n0, n1, g, x, w, dx, dw, need_dx, need_dw, h, wd, f, kh, kw, ph, p
                         wt, s = w[u((fo * kh + i) * kw + j)], i * wp + j
                         for q in range(oh * wp):
                             dxp[u(s + q)] += wt * gg[u(q)]
-        if need_dx:
+        if need_dx:                                  # the inside of the padded grid: the image
             for y in range(h):
                 o, s = (n * h + y) * wd, (y + ph) * wp + pw
                 for q in range(wd):
-                    dx[u(o + q)] = dxp[u(s + q)] if y + ph < hp and q + pw < wp else 0
+                    dx[u(o + q)] = dxp[u(s + q)]
 
 
 def direct_conv2d_forward(x, w, padding, oh, ow, out):

@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from . import blas
-from .common import ONE_THREAD, u
+from .common import ONE_THREAD, pad_plane, u
 
 # The transformed planes of one block of images, input and output together: half of a core's 2 MB
 # L2 cache, so that the products read what the transforms wrote from the cache.
@@ -56,14 +56,9 @@ def _input_tiles(x, v, ps, m, c, h, w, ph, pw, th, tw, t_all):
     wp, hp = 2 * tw + 2, 2 * th + 2
     d = np.zeros(hp * wp, dtype=x.dtype)
     a = np.empty(4 * wp, dtype=x.dtype)
-    rows, cols = min(h, hp - ph), min(w, wp - pw)               # the image rows the tiles read
     for ch in range(c):
         for n in range(m):
-            src = (n * c + ch) * h * w
-            for y in range(rows):
-                o, s = (y + ph) * wp + pw, src + y * w
-                for q in range(cols):
-                    d[u(o + q)] = x[u(s + q)]
+            pad_plane(x, (n * c + ch) * h * w, h, w, d, hp, wp, ph, pw)
             for ty in range(th):
                 i = 2 * ty * wp
                 for col in range(wp):                       # B^T d: rows 0-2, 1+2, 2-1, 1-3
