@@ -33,37 +33,36 @@ def stratified_split(labels: np.ndarray, test_fraction: float = 0.2,
     return np.sort(np.concatenate(train or [empty])), np.sort(np.concatenate(test or [empty]))
 
 
+def _orders_with(dataset: Dataset, n_per_class: int, seed: int, fn: str, least: int) -> list[np.ndarray]:
+    """Every class's sample indices in the seeded order (the dataset's declared classes
+    included, if absent from its labels), each checked to hold n_per_class >= least of them."""
+    labels = dataset.labels
+    num_classes = len(dataset.classes) or (int(labels.max()) + 1 if len(labels) else 0)
+    perms = _class_permutations(labels, seed)
+    perms += [np.zeros(0, dtype=np.int64)] * (num_classes - len(perms))
+    short = {k: len(p) for k, p in enumerate(perms) if len(p) < n_per_class}
+    if n_per_class < least or short:
+        raise ValueError(f"{fn}: cannot take {n_per_class} per class from "
+                         f"{dataset.name or 'the dataset'}; classes with fewer samples "
+                         f"(class: count): {short}")
+    return perms
+
+
 def subset(dataset: Dataset, n_per_class: int, seed: int = 0) -> Dataset:
     """A class-balanced Dataset with n_per_class samples of every class.
 
     Subsets drawn with the same seed are nested: the 10-per-class subset lies inside the
     100-per-class one, so studies over subset sizes differ only in the added samples.
     """
-    labels = dataset.labels
-    num_classes = len(dataset.classes) or (int(labels.max()) + 1 if len(labels) else 0)
-    perms = _class_permutations(labels, seed)
-    perms += [np.zeros(0, dtype=np.int64)] * (num_classes - len(perms))
-    short = {k: len(p) for k, p in enumerate(perms) if len(p) < n_per_class}
-    if n_per_class < 0 or short:
-        raise ValueError(f"subset: cannot take {n_per_class} per class from "
-                         f"{dataset.name or 'the dataset'}; classes with fewer samples "
-                         f"(class: count): {short}")
-    chosen = np.sort(np.concatenate([p[:n_per_class] for p in perms]))
-    return dataset.take(chosen)
+    perms = _orders_with(dataset, n_per_class, seed, "subset", least=0)
+    return dataset.take(np.sort(np.concatenate([p[:n_per_class] for p in perms])))
 
 
 def held_out(dataset: Dataset, n_per_class: int, seed: int = 0) -> Dataset:
     """n_per_class samples of every class, the last of the seeded order that subset(dataset, k,
     seed) draws from: disjoint from every such subset while k + n_per_class <= the class's
     size. A validation set for studies that grow their training subsets."""
-    labels = dataset.labels
-    perms = _class_permutations(labels, seed)
-    num_classes = len(dataset.classes) or (int(labels.max()) + 1 if len(labels) else 0)
-    perms += [np.zeros(0, dtype=np.int64)] * (num_classes - len(perms))
-    short = {k: len(p) for k, p in enumerate(perms) if len(p) < n_per_class}
-    if n_per_class < 1 or short:
-        raise ValueError(f"held_out: cannot take {n_per_class} per class from "
-                         f"{dataset.name or 'the dataset'}; classes with fewer samples (class: count): {short}")
+    perms = _orders_with(dataset, n_per_class, seed, "held_out", least=1)
     return dataset.take(np.sort(np.concatenate([p[len(p) - n_per_class:] for p in perms])))
 
 
