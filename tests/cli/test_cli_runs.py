@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import minidl
-import minidl.train.loop as loop
 from minidl.__main__ import main
 from minidl.backend import cuda_available
+
+from .epochs import interrupt_in_epoch, record_epochs
 
 ARGS = ["train", "mlp", "--dataset", "digits", "--limit", "200", "--batch-size", "32", "--quiet"]
 
@@ -36,33 +37,18 @@ def test_a_run_failing_at_once_leaves_the_previous_run_intact(finished, tmp_path
     assert run_files(finished) == before               # best.npz was deleted before this fix
 
 
-def _interrupt_in_epoch(monkeypatch, at):
-    real = loop.train_epoch
-
-    def train_epoch(*args, **kwargs):
-        if kwargs.get("epoch", args[7] if len(args) > 7 else 1) == at:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-    monkeypatch.setattr(loop, "train_epoch", train_epoch)
-
-
 def test_ctrl_c_keeps_the_old_files_and_resume_finishes_the_same_run(finished, tmp_path,
                                                                      monkeypatch, capsys):
     out = tmp_path / "run"
     assert main(ARGS + ["--epochs", "1", "--out", str(out), "--seed", "7"]) == 0  # an older run
     older = run_files(out)
     with monkeypatch.context() as patch:
-        _interrupt_in_epoch(patch, 3)                   # Ctrl-C during epoch 3 of 3
+        interrupt_in_epoch(patch, 3)                    # Ctrl-C during epoch 3 of 3
         assert main(ARGS + ["--epochs", "3", "--out", str(out)]) == 130
     assert "--resume" in capsys.readouterr().err
     assert run_files(out) == older and (out / "checkpoint.npz").is_file()
-    real, epochs_run = loop.train_epoch, []
-
-    def counted(*args, **kwargs):
-        epochs_run.append(kwargs.get("epoch", args[7] if len(args) > 7 else 1))
-        return real(*args, **kwargs)
     with monkeypatch.context() as patch:
-        patch.setattr(loop, "train_epoch", counted)
+        epochs_run = record_epochs(patch)
         assert main(ARGS + ["--epochs", "3", "--out", str(out), "--resume"]) == 0
     assert epochs_run == [3]            # a fresh run of the same seed would end the same: count
     resumed, full = minidl.load(out / "best.npz"), minidl.load(finished / "best.npz")

@@ -12,6 +12,8 @@ import minidl
 from minidl.__main__ import main
 from minidl.models import resnet20
 
+from .epochs import interrupt_in_epoch, record_epochs
+
 RUN_FILES = ("history.json", "learning_curves.png", "confusion_matrix.png", "filters.png",
              "samples.png", "best.npz")
 QUICK = ["--dataset", "digits", "--limit", "100", "--epochs", "1", "--batch-size", "32", "--quiet"]
@@ -96,29 +98,17 @@ def test_what_cannot_work_is_one_message(offline, tmp_path, monkeypatch, capsys)
 @pytest.mark.parametrize("mode", ["features", "all"])
 def test_ctrl_c_then_resume_finishes_the_very_run_an_uninterrupted_one_gives(offline, tmp_path, monkeypatch,
                                                                            capsys, mode):
-    import minidl.train.loop as loop
     args = ["finetune", "resnet20", "--mode", mode, "--dataset", "digits", "--limit", "100", "--epochs", "2",
             "--batch-size", "32", "--quiet"]
     assert main(args + ["--out", str(tmp_path / "full")]) == 0
-    real = loop.train_epoch
-
-    def interrupted(*a, **kw):
-        if kw.get("epoch", a[7] if len(a) > 7 else 1) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **kw)
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
-        patch.setattr(loop, "train_epoch", interrupted)
+        interrupt_in_epoch(patch, 2)
         assert main(args + ["--out", str(out)]) == 130
     assert "--resume" in capsys.readouterr().err and (out / "checkpoint.npz").is_file()
     assert not (out / "best.npz").exists()
-    epochs_run = []
-
-    def counted(*a, **kw):
-        epochs_run.append(kw.get("epoch", a[7] if len(a) > 7 else 1))
-        return real(*a, **kw)
     with monkeypatch.context() as patch:
-        patch.setattr(loop, "train_epoch", counted)
+        epochs_run = record_epochs(patch)
         assert main(args + ["--out", str(out), "--resume"]) == 0
     assert epochs_run == [2]                                    # epoch 1 came from the checkpoint
     resumed, full = minidl.load(out / "best.npz"), minidl.load(tmp_path / "full" / "best.npz")
