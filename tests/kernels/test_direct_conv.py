@@ -12,10 +12,8 @@ from hypothesis import strategies as st
 
 from minidl.kernels import cpu as nb
 from minidl.kernels.cpu import conv as nb_conv
-from minidl.kernels.cpu import threads as nb_threads
 from .jit_off import largest_error_with_the_jit_off
-from .test_numba_kernels import check_fast_convolution
-from .test_shifted_conv import counted
+from .paths import check_through, counted
 
 
 @st.composite
@@ -42,11 +40,7 @@ def test_direct_sums_match_reference(inputs, shares):
     """y, dL/dx and dL/dW as the references have them, the batch split over 1-3 worker threads."""
     if inputs[1].shape[2:] == (1, 1) and inputs[4] == (0, 0):
         return                                      # unpadded 1x1: the pointwise path
-    forward, backward = counted(nb_conv.direct_conv2d_forward), counted(nb_conv.direct_conv2d_backward)
-    with mock.patch.object(nb_conv, "direct_conv2d_forward", forward), \
-            mock.patch.object(nb_conv, "direct_conv2d_backward", backward), \
-            mock.patch.object(nb_threads, "shares", lambda n: max(1, min(n, shares))):
-        check_fast_convolution(inputs, None)
+    forward, backward = check_through(inputs, shares, ("direct_conv2d_forward", "direct_conv2d_backward"))
     assert forward.calls >= 1 and backward.calls >= 3
 
 

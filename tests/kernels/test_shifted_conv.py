@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from minidl.kernels import cpu as nb
 from minidl.kernels.cpu import blas
 from minidl.kernels.cpu import conv as nb_conv
-from minidl.kernels.cpu import threads as nb_threads
-from .test_numba_kernels import check_fast_convolution
+from .paths import check_through, counted
 from .window_cases import cases
 
 pytestmark = pytest.mark.skipif(bool(blas.available()), reason=blas.available() or "BLAS bound")
@@ -33,30 +32,18 @@ def stride_one_inputs(draw):
     return case.normal(), w, b, (1, 1), case.padding, case.dilation, 1
 
 
-def counted(fn):
-    """fn, counting its calls in .calls."""
-    def wrapper(*args, **kwargs):
-        wrapper.calls += 1
-        return fn(*args, **kwargs)
-    wrapper.calls = 0
-    return wrapper
-
-
 @settings(max_examples=60, deadline=None)
 @given(inputs=stride_one_inputs(), shares=st.integers(1, 3))
 def test_shifted_products_match_reference(inputs, shares):
     """Every stride-1 layer through the shifted products (the channel threshold lowered to 1, the
     Winograd path's raised out of reach), the batch split over 1-3 worker threads: y, dL/dx and
     dL/dW as the references have them."""
-    forward, backward = counted(nb_conv.shifted_conv2d_forward), counted(nb_conv.shifted_conv2d_backward)
     if inputs[1].shape[2:] == (1, 1) and inputs[4] == (0, 0):
         return                                      # unpadded 1x1: the pointwise path
-    with mock.patch.object(nb_conv, "SHIFTED_MIN_CHANNELS", 1), mock.patch.object(nb_conv, "SHIFTED_MAX_TAPS", 16), \
-            mock.patch.object(nb_conv, "WINOGRAD_MIN_CHANNELS", 10**9), mock.patch.object(nb_conv, "DIRECT_MAX_CHANNELS", 0), \
-            mock.patch.object(nb_conv, "shifted_conv2d_forward", forward), \
-            mock.patch.object(nb_conv, "shifted_conv2d_backward", backward), \
-            mock.patch.object(nb_threads, "shares", lambda n: max(1, min(n, shares))):
-        check_fast_convolution(inputs, None)
+    forward, backward = check_through(
+        inputs, shares, ("shifted_conv2d_forward", "shifted_conv2d_backward"),
+        ((nb_conv, "SHIFTED_MIN_CHANNELS", 1), (nb_conv, "SHIFTED_MAX_TAPS", 16),
+         (nb_conv, "WINOGRAD_MIN_CHANNELS", 10**9), (nb_conv, "DIRECT_MAX_CHANNELS", 0)))
     assert forward.calls >= 1 and backward.calls >= 3
 
 

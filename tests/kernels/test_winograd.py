@@ -5,7 +5,6 @@ float64 to rtol 1e-12 (values of order 1). On ResNet-sized layers the float32 er
 apart: at most 2e-6 of the largest output against a float64 reference (the direct float32 sums
 are 2-8e-7 off there, and so is Winograd).
 """
-import contextlib
 from unittest import mock
 
 import numpy as np
@@ -16,11 +15,9 @@ from hypothesis import strategies as st
 from minidl.functional.conv import conv2d_backward, conv2d_forward
 from minidl.kernels import cpu as nb
 from minidl.kernels.cpu import conv as nb_conv
-from minidl.kernels.cpu import threads as nb_threads
 from minidl.kernels.cpu import winograd
 from .jit_off import largest_error_with_the_jit_off
-from .test_numba_kernels import check_fast_convolution
-from .test_shifted_conv import counted
+from .paths import check_through, counted
 
 
 @st.composite
@@ -44,17 +41,10 @@ def test_winograd_matches_reference(inputs, shares, one_image_blocks):
     """Every 3x3 stride-1 layer through the Winograd products (the channel threshold lowered to
     1), the batch split over 1-3 worker threads, a block of one image at a time or the default:
     y, dL/dx and dL/dW as the references have them."""
-    forward, dx, dw = (counted(getattr(nb_conv, f"winograd_conv2d_{name}"))
-                       for name in ("forward", "input_gradient", "filter_gradient"))
-    with contextlib.ExitStack() as patches:
-        for target, name, value in ((nb_conv, "WINOGRAD_MIN_CHANNELS", 1), (nb_conv, "DIRECT_MAX_CHANNELS", 0),
-                                    (nb_conv, "winograd_conv2d_forward", forward),
-                                    (nb_conv, "winograd_conv2d_input_gradient", dx),
-                                    (nb_conv, "winograd_conv2d_filter_gradient", dw),
-                                    (nb_threads, "shares", lambda n: max(1, min(n, shares))),
-                                    (winograd, "BLOCK_BYTES", 1 if one_image_blocks else winograd.BLOCK_BYTES)):
-            patches.enter_context(mock.patch.object(target, name, value))
-        check_fast_convolution(inputs, None)
+    forward, dx, dw = check_through(
+        inputs, shares, tuple(f"winograd_conv2d_{name}" for name in ("forward", "input_gradient", "filter_gradient")),
+        ((nb_conv, "WINOGRAD_MIN_CHANNELS", 1), (nb_conv, "DIRECT_MAX_CHANNELS", 0),
+         (winograd, "BLOCK_BYTES", 1 if one_image_blocks else winograd.BLOCK_BYTES)))
     assert forward.calls >= 1 and dx.calls >= 2 and dw.calls >= 2
 
 
