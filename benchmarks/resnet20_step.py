@@ -242,21 +242,20 @@ def timing_child(args) -> dict:
     fns, checks, train_model, (x64, y64) = build(minidl, np, torch)
     out = {"import_order": args.import_order, "threads": threads, "machine": machine(),
            "kernels": minidl.kernels.status(), "agreement": checks, "workloads": {}}
-    for key, pair in fns.items():
-        for way, pause in (("back to back", 0.0), ("settled", PAUSE_S)):
-            report = lambda done, total, key=key, way=way: print(  # noqa: E731
-                f"{tag} {WORKLOADS[key]}, {way}: round {done}/{total}", flush=True)
-            m, t = alternating_samples(list(pair), repeat=args.repeat, warmup=args.warmup, progress=report,
-                                       pause_s=pause)
-            m_ms, t_ms = statistics.median(m), statistics.median(t)
-            timed = {"minidl_ms": m_ms, "torch_ms": t_ms, "ratio": m_ms / t_ms,
-                     "minidl_samples_ms": m, "torch_samples_ms": t}
-            if pause:
-                out["workloads"][key]["settled"] = dict(timed, pause_s=pause)
-            else:
-                out["workloads"][key] = timed
-            print(f"{tag} {WORKLOADS[key]}, {way}: minidl {m_ms:.1f} ms ({min(m):.0f}-{max(m):.0f}), "
-                  f"torch {t_ms:.1f} ms ({min(t):.0f}-{max(t):.0f}), {m_ms / t_ms:.2f}x", flush=True)
+    def timed(key, way, pause):
+        report = lambda done, total: print(f"{tag} {WORKLOADS[key]}, {way}: round {done}/{total}",  # noqa: E731
+                                           flush=True)
+        m, t = alternating_samples(list(fns[key]), repeat=args.repeat, warmup=args.warmup, progress=report,
+                                   pause_s=pause)
+        m_ms, t_ms = statistics.median(m), statistics.median(t)
+        print(f"{tag} {WORKLOADS[key]}, {way}: minidl {m_ms:.1f} ms ({min(m):.0f}-{max(m):.0f}), "
+              f"torch {t_ms:.1f} ms ({min(t):.0f}-{max(t):.0f}), {m_ms / t_ms:.2f}x", flush=True)
+        return {"minidl_ms": m_ms, "torch_ms": t_ms, "ratio": m_ms / t_ms, "minidl_samples_ms": m,
+                "torch_samples_ms": t}
+
+    for key in fns:
+        out["workloads"][key] = {**timed(key, "back to back", 0.0),
+                                 "settled": {**timed(key, "settled", PAUSE_S), "pause_s": PAUSE_S}}
     out["op_profile"] = {key: op_profile(minidl, fns[key][0], args.profile_repeat)
                          for key in ("resnet20_train", "resnet20_infer")}
     for key, prof in out["op_profile"].items():
