@@ -20,9 +20,10 @@ benchmarks/transfer_modes.py compares them:
 
 In features and head modes the head's rate is also --lr x --head-lr-mult. After every epoch the
 state to continue from is saved in --out/checkpoint.npz, and ``--resume`` (same settings)
-finishes an interrupted run to the weights an uninterrupted one gives, as ``train --resume`` does. Data and model input
-as in ``train`` (prepare_data, model_for): ImageNet-sized models get the images resized batch by
-batch, which on a CPU is slow -- the CIFAR ResNets are the practical choice here.
+finishes an interrupted run to the weights an uninterrupted one gives, as ``train --resume``
+does. Data and model input as in ``train`` (prepare_data, model_for): ImageNet-sized models get
+the images resized batch by batch, which on a CPU is slow -- the CIFAR ResNets are the practical
+choice here.
 """
 from __future__ import annotations
 
