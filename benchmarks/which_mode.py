@@ -89,8 +89,13 @@ def both(model, x, layers) -> tuple[dict, dict]:
             {k: v.mean(axis=(2, 3)) for k, v in maps.items()})
 
 
+def classifier(train_feats, y, l2) -> LogisticRegression:
+    """The study's logistic regression, fitted on (train_feats, y)."""
+    return LogisticRegression(l2=l2, lr=0.05, epochs=300).fit(train_feats, y)
+
+
 def probe(train_feats, y, test_feats, y_test, l2) -> float:
-    return LogisticRegression(l2=l2, lr=0.05, epochs=300).fit(train_feats, y).score(test_feats, y_test)
+    return classifier(train_feats, y, l2).score(test_feats, y_test)
 
 
 def similar_seed(data, seed, sizes, epochs, src_epochs, args) -> list[dict]:
@@ -115,7 +120,7 @@ def similar_seed(data, seed, sizes, epochs, src_epochs, args) -> list[dict]:
         # a logistic regression on each layer, scored on the validation images and on the test set
         val, test = {}, {}
         for layer in LAYERS:
-            clf = LogisticRegression(l2=1 / n, lr=0.05, epochs=300).fit(flat[layer], y)
+            clf = classifier(flat[layer], y, 1 / n)
             val[layer], test[layer] = clf.score(val_flat[layer], y_val), clf.score(test_flat[layer], y_test)
             cells.append({"mode": f"probe {layer}", "size": n, "seed": seed, "accuracy": test[layer],
                           "validation": val[layer]})
