@@ -43,11 +43,11 @@ def _taps_into(acc, src, w, base, start, count, length):
 
 
 @njit(**ONE_THREAD)
-def _forward(n0, n1, x, w, y, h, wd, f, kh, kw, ph, pw, oh, ow):
+def _forward(m, x, w, y, h, wd, f, kh, kw, ph, pw, oh, ow):
     hp, wp = oh + kh - 1, ow + kw - 1                # the padded image: H + 2ph rows, W + 2pw columns
     xp = np.zeros(hp * wp + kw, dtype=x.dtype)       # + kw: the last grid row's overhang
     acc = np.empty(oh * wp, dtype=x.dtype)
-    for n in range(n0, n1):
+    for n in range(m):
         pad_plane(x, n * h * wd, h, wd, xp, hp, wp, ph, pw)
         for fo in range(f):
             for q in range(oh * wp):
@@ -89,13 +89,13 @@ def _dots(a, b, start, length, dw, t, count):
 
 
 @njit(**ONE_THREAD)
-def _backward(n0, n1, g, x, w, dx, dw, need_dx, need_dw, h, wd, f, kh, kw, ph, pw, oh, ow):
-    # dw: (F, kh, kw) float64, this share's sum over its images
+def _backward(m, g, x, w, dx, dw, need_dx, need_dw, h, wd, f, kh, kw, ph, pw, oh, ow):
+    # dw: (F, kh, kw) float64, the sum over the m images
     hp, wp = oh + kh - 1, ow + kw - 1
     xp = np.zeros(hp * wp + kw, dtype=x.dtype)
     gg = np.zeros(oh * wp, dtype=x.dtype)            # dL/dy on the grid: 0 in the extra columns
     dxp = np.empty(hp * wp + kw, dtype=x.dtype)
-    for n in range(n0, n1):
+    for n in range(m):
         if need_dw:
             pad_plane(x, n * h * wd, h, wd, xp, hp, wp, ph, pw)
         if need_dx:
@@ -125,7 +125,7 @@ def direct_conv2d_forward(x, w, padding, oh, ow, out):
     (m, F, OH, OW), stride 1."""
     m, _, h, wd = x.shape
     f, _, kh, kw = w.shape
-    _forward(0, m, x.reshape(-1), w.reshape(-1), out.reshape(-1), h, wd, f, kh, kw, *padding, oh, ow)
+    _forward(m, x.reshape(-1), w.reshape(-1), out.reshape(-1), h, wd, f, kh, kw, *padding, oh, ow)
     return out
 
 
@@ -136,6 +136,6 @@ def direct_conv2d_backward(g, x, w, padding, need_dx, need_dw, dx_out):
     f, _, kh, kw = w.shape
     dw = np.zeros(f * kh * kw, dtype=np.float64)
     dx = dx_out if need_dx else np.empty(1, dtype=x.dtype)
-    _backward(0, m, g.reshape(-1), x.reshape(-1), w.reshape(-1), dx.reshape(-1), dw, need_dx, need_dw,
+    _backward(m, g.reshape(-1), x.reshape(-1), w.reshape(-1), dx.reshape(-1), dw, need_dx, need_dw,
               h, wd, f, kh, kw, *padding, *g.shape[2:])
     return (dx_out if need_dx else None), (dw.astype(x.dtype).reshape(w.shape) if need_dw else None)
