@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import RESULTS, machine, print_table, time_call, write_json  # noqa: E402
 
-from minidl.functional.activation import relu_backward, relu_forward  # noqa: E402
+from minidl.functional.activation import add_relu_forward, relu_backward, relu_forward  # noqa: E402
 from minidl.functional.conv import col2im, im2col  # noqa: E402
 from minidl.functional.norm import batch_norm_backward, batch_norm_forward_train  # noqa: E402
 from minidl.functional.pool import max_pool2d_backward, max_pool2d_forward  # noqa: E402
@@ -55,6 +55,7 @@ def cases(rng):
         yield "max_pool2d_backward", name, (out, argmax, shape)
         yield "relu_forward", name, (x,)
         yield "relu_backward", name, (x, relu_forward.reference(x))
+        yield "add_relu_forward", name, (x, x[::-1].copy())
         c = shape[1]
         gamma, beta = np.ones(c, np.float32), np.zeros(c, np.float32)
         _, _, _, xhat, inv_std = batch_norm_forward_train.reference(x, gamma, beta, 1e-5)
@@ -75,7 +76,8 @@ def bytes_moved(args, result) -> int:
 
 
 OPS = {op.name: op for op in (im2col, col2im, max_pool2d_forward, max_pool2d_backward, relu_forward,
-                              relu_backward, batch_norm_forward_train, batch_norm_backward)}
+                              relu_backward, add_relu_forward, batch_norm_forward_train,
+                              batch_norm_backward)}
 
 
 def main(argv=None) -> None:

@@ -1,5 +1,6 @@
-"""Numba ReLU, forward and backward, in one pass each, a share of the elements per core
-(``threads.split``); the references are in ``minidl.functional.activation``."""
+"""Numba ReLU, forward and backward, and the residual connection's relu(a + b), in one pass each,
+a share of the elements per core (``threads.split``); the references are in
+``minidl.functional.activation``."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,6 +18,13 @@ def _relu_forward(start, stop, x, y):
 
 
 @njit(**ONE_THREAD)
+def _add_relu_forward(start, stop, a, b, y):
+    for q in range(start, stop):
+        v = a[u(q)] + b[u(q)]
+        y[u(q)] = 0 if v <= 0 else v
+
+
+@njit(**ONE_THREAD)
 def _relu_backward(start, stop, dy, y, dx):
     for q in range(start, stop):
         dx[u(q)] = dy[u(q)] * (y[u(q)] > 0)  # as the reference: NaN * 0 stays NaN
@@ -27,6 +35,19 @@ def relu_forward(x):
     x = float_array(x, "x", "relu_forward", None)
     y = np.empty_like(x)
     threads.split(_relu_forward, x.size, x.size, x.reshape(-1), y.reshape(-1))
+    return y
+
+
+def add_relu_forward(a, b):
+    """y = max(a + b, 0) for a and b of one shape and float dtype; other pairs (broadcasting,
+    mixed dtypes) in NumPy, as the reference computes them."""
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+            and a.shape == b.shape and a.dtype == b.dtype):
+        return np.maximum(a + b, 0)
+    a = float_array(a, "a", "add_relu_forward", None)
+    b = float_array(b, "b", "add_relu_forward", None)
+    y = np.empty_like(a)
+    threads.split(_add_relu_forward, a.size, 2 * a.size, a.reshape(-1), b.reshape(-1), y.reshape(-1))
     return y
 
 

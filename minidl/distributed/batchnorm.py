@@ -109,22 +109,23 @@ class SyncBatchNorm(nn.BatchNorm2d):
         new.train(bn.training)
         return new
 
-    def forward(self, x):
+    def forward(self, x, relu=False):
         if x.ndim not in (2, 4) or x.shape[1] != self.num_features:
             raise ShapeError("SyncBatchNorm", f"input (N, C) or (N, C, H, W) with C = "
                              f"{self.num_features}", tuple(x.shape))
         use_batch = not self.track_running_stats or (self.training and not self.frozen_stats)
         if not use_batch:
             return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                                training=False, eps=self.eps)
+                                training=False, eps=self.eps, relu=relu)
         momentum = self.momentum
         if self.track_running_stats:
             self.num_batches_tracked += 1
             if momentum is None:
                 momentum = 1.0 / self.num_batches_tracked
-        return SyncBatchNormOp.apply(x, self.weight, self.bias, comm=self.comm,
-                                     running_mean=self.running_mean,
-                                     running_var=self.running_var, momentum=momentum, eps=self.eps)
+        y = SyncBatchNormOp.apply(x, self.weight, self.bias, comm=self.comm,
+                                  running_mean=self.running_mean,
+                                  running_var=self.running_var, momentum=momentum, eps=self.eps)
+        return F.relu(y) if relu else y
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, {self.comm.describe()}"

@@ -1,4 +1,5 @@
-"""Activation functions: ReLU, leaky ReLU, sigmoid, tanh, softmax and log-softmax.
+"""Activation functions: ReLU, leaky ReLU, sigmoid, tanh, softmax and log-softmax; and
+relu(a + b), the end of a residual block, as one op.
 
 The lecture's non-linearities: sigma(x) = 1 / (1 + e^-x) squashes into (0, 1), tanh into (-1, 1),
 ReLU f(x) = max(0, x) thresholds at zero. Their derivatives are what backward multiplies by:
@@ -31,6 +32,25 @@ class ReLU(Function):
 
     def backward(self, g):          # dReLU/dx = 1 if x > 0 else 0
         return (relu_backward(g, self.y),)
+
+
+@kernels.dispatch(cpu=cpu.add_relu_forward)
+def add_relu_forward(a, b):
+    """Reference: max(0, a + b)."""
+    return get_array_module(a, b).maximum(a + b, 0)
+
+
+class AddReLU(Function):
+    """relu(a + b) in one pass over the data instead of two: a residual block's output, where
+    the shortcut is added to the block's last batch norm (He et al. 2016)."""
+
+    def forward(self, a, b):
+        self.y = add_relu_forward(a, b)
+        return self.y
+
+    def backward(self, g):          # d relu(a + b)/da = d relu(a + b)/db = 1 where a + b > 0
+        g = relu_backward(g, self.y)
+        return g, g
 
 
 class LeakyReLU(Function):
@@ -87,6 +107,7 @@ class LogSoftmax(Function):
 
 
 def relu(x): return ReLU.apply(x)
+def add_relu(a, b): return AddReLU.apply(a, b)
 def leaky_relu(x, negative_slope=0.01): return LeakyReLU.apply(x, slope=negative_slope)
 def sigmoid(x): return Sigmoid.apply(x)
 def tanh(x): return Tanh.apply(x)

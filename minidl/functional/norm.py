@@ -18,6 +18,7 @@ from .. import kernels
 from ..backend import get_array_module
 from ..kernels import cpu
 from ..tensor import Function, ShapeError
+from .activation import relu_backward
 
 
 def _axes(x):
@@ -29,8 +30,8 @@ def _per_channel(v, ndim):
 
 
 @kernels.dispatch(cpu=cpu.batch_norm_forward_train)
-def batch_norm_forward_train(x, gamma, beta, eps):
-    """Reference: (y, mean (C,), biased var (C,), xhat, inv_std (C,))."""
+def batch_norm_forward_train(x, gamma, beta, eps, relu=False):
+    """Reference: (y, mean (C,), biased var (C,), xhat, inv_std (C,)); relu: y = max(0, y)."""
     xp = get_array_module(x)
     axes = _axes(x)
     mu = x.mean(axis=axes)
@@ -38,16 +39,19 @@ def batch_norm_forward_train(x, gamma, beta, eps):
     inv_std = 1 / xp.sqrt(var + eps)
     xhat = (x - _per_channel(mu, x.ndim)) * _per_channel(inv_std, x.ndim)
     y = xhat * _per_channel(gamma, x.ndim) + _per_channel(beta, x.ndim)
-    return y, mu, var, xhat, inv_std
+    return (xp.maximum(y, 0) if relu else y), mu, var, xhat, inv_std
 
 
 @kernels.dispatch(cpu=cpu.batch_norm_backward)
-def batch_norm_backward(dy, xhat, gamma, inv_std):
-    """Reference: (dx, dgamma, dbeta) for the training-mode forward.
+def batch_norm_backward(dy, xhat, gamma, inv_std, y=None):
+    """Reference: (dx, dgamma, dbeta) for the training-mode forward; y, the output of a forward
+    with relu, first stops dy where the ReLU did (y = 0).
 
     With dxhat = dy gamma and M values per channel, the three paths through mu and var collapse to
         dx = inv_std / M (M dxhat - sum(dxhat) - xhat sum(dxhat xhat)).
     """
+    if y is not None:
+        dy = dy * (y > 0)
     axes = _axes(dy)
     m = dy.size // dy.shape[1]
     dbeta = dy.sum(axis=axes)                   # sum(dxhat) = gamma dbeta
@@ -58,31 +62,33 @@ def batch_norm_backward(dy, xhat, gamma, inv_std):
 
 
 @kernels.dispatch(cpu=cpu.batch_norm_forward_eval)
-def batch_norm_forward_eval(x, gamma, beta, mean, var, eps, keep_xhat=True):
+def batch_norm_forward_eval(x, gamma, beta, mean, var, eps, keep_xhat=True, relu=False):
     """Reference: (y, xhat or None, inv_std (C,)) with the running statistics in place of the
-    batch's: xhat = (x - mean) / sqrt(var + eps), y = gamma xhat + beta."""
+    batch's: xhat = (x - mean) / sqrt(var + eps), y = gamma xhat + beta (relu: max(0, y))."""
     xp = get_array_module(x)
     inv_std = 1 / xp.sqrt(var + eps)
     xhat = (x - _per_channel(mean, x.ndim)) * _per_channel(inv_std, x.ndim)
     y = xhat * _per_channel(gamma, x.ndim) + _per_channel(beta, x.ndim)
-    return y, (xhat if keep_xhat else None), inv_std
+    return (xp.maximum(y, 0) if relu else y), (xhat if keep_xhat else None), inv_std
 
 
 class BatchNorm(Function):
-    """x (N, C) or (N, C, H, W), gamma (C,), beta (C,) -> y, same shape as x.
+    """x (N, C) or (N, C, H, W), gamma (C,), beta (C,) -> y, same shape as x; with relu,
+    max(0, y) in the same pass (a ResNet's batch norm and the ReLU after it).
 
-    Caches 1/sqrt(var + eps) and xhat (in evaluation only when dL/dgamma is wanted); in training
-    also updates running_mean/var in place.
+    Caches 1/sqrt(var + eps) and xhat (in evaluation only when dL/dgamma is wanted), and with
+    relu the output y for its mask; in training also updates running_mean/var in place.
     """
 
-    def forward(self, x, gamma, beta, running_mean, running_var, training, momentum, eps):
+    def forward(self, x, gamma, beta, running_mean, running_var, training, momentum, eps, relu):
         xp = get_array_module(x)
         c = x.shape[1]
         self.gamma = xp.ones(c, dtype=x.dtype) if gamma is None else gamma
         beta = xp.zeros(c, dtype=x.dtype) if beta is None else beta
         self.training = training
         if training:
-            y, mu, var, self.xhat, self.inv_std = batch_norm_forward_train(x, self.gamma, beta, eps)
+            y, mu, var, self.xhat, self.inv_std = batch_norm_forward_train(x, self.gamma, beta, eps, relu)
+            self.y = y if relu else None
             if running_mean is not None:
                 m = x.size // c
                 running_mean *= 1 - momentum
@@ -91,14 +97,18 @@ class BatchNorm(Function):
                 running_var += momentum * var * (m / max(m - 1, 1))
             return y
         y, self.xhat, self.inv_std = batch_norm_forward_eval(
-            x, self.gamma, beta, running_mean, running_var, eps, keep_xhat=self.needs_input_grad[1])
+            x, self.gamma, beta, running_mean, running_var, eps, keep_xhat=self.needs_input_grad[1],
+            relu=relu)
+        self.y = y if relu else None
         return y
 
     def backward(self, g):
         need = self.needs_input_grad
         if self.training:
-            dx, dgamma, dbeta = batch_norm_backward(g, self.xhat, self.gamma, self.inv_std)
+            dx, dgamma, dbeta = batch_norm_backward(g, self.xhat, self.gamma, self.inv_std, self.y)
             return dx if need[0] else None, dgamma if need[1] else None, dbeta if need[2] else None
+        if self.y is not None:      # through the ReLU first: 1 where y > 0
+            g = relu_backward(g, self.y)
         axes = _axes(g)             # mu and var are constants: y is affine in x
         return (g * _per_channel(self.gamma * self.inv_std, g.ndim) if need[0] else None,
                 (g * self.xhat).sum(axis=axes) if need[1] else None,     # xhat is kept only then
@@ -122,11 +132,12 @@ def _check_running_statistics(running_mean, running_var) -> None:
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
+               momentum=0.1, eps=1e-5, relu=False):
     """Batch normalisation of (N, C) or (N, C, H, W), PyTorch's argument order.
 
     running_mean and running_var are raw arrays of shape (C,) (or None to always use batch
-    statistics); in training they are updated in place.
+    statistics); in training they are updated in place. relu=True returns relu(batch_norm(x))
+    from the same pass over the data, with the same values and gradients as the two ops.
     """
     if x.ndim not in (2, 4):
         raise ShapeError("batch_norm", "input (N, C) or (N, C, H, W)", tuple(x.shape))
@@ -144,4 +155,4 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         raise ValueError(f"batch_norm: training needs more than one value per channel, "
                          f"got input {tuple(x.shape)}")
     return BatchNorm.apply(x, weight, bias, running_mean=running_mean, running_var=running_var,
-                           training=training, momentum=momentum, eps=eps)
+                           training=training, momentum=momentum, eps=eps, relu=relu)

@@ -36,12 +36,14 @@ class _BatchNorm(Module):
         # (how a frozen, pretrained BatchNorm behaves during fine-tuning).
         self.frozen_stats = False
 
-    def forward(self, x):
+    def forward(self, x, relu=False):
+        """relu=True: relu(bn(x)) in one pass (forward hooks then see the output after the ReLU)."""
         if x.ndim != self.expected_ndim or x.shape[1] != self.num_features:
             shape = "(N, C)" if self.expected_ndim == 2 else "(N, C, H, W)"
             raise ShapeError(type(self).__name__, f"input {shape} with C = {self.num_features}", tuple(x.shape))
         if not self.track_running_stats:
-            return F.batch_norm(x, None, None, self.weight, self.bias, training=True, eps=self.eps)
+            return F.batch_norm(x, None, None, self.weight, self.bias, training=True, eps=self.eps,
+                                relu=relu)
         use_batch = self.training and not self.frozen_stats
         momentum = self.momentum
         if use_batch:
@@ -49,7 +51,7 @@ class _BatchNorm(Module):
             if momentum is None:
                 momentum = 1.0 / self.num_batches_tracked
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            training=use_batch, momentum=momentum, eps=self.eps)
+                            training=use_batch, momentum=momentum, eps=self.eps, relu=relu)
 
     def extra_repr(self) -> str:
         frozen = ", frozen_stats=True" if self.frozen_stats else ""

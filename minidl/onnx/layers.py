@@ -6,7 +6,8 @@
                        window sum / kernel area), then x area / divisor where minidl's divisor
                        is not the area (count_include_pad=False, clipped ceil-mode windows)
     AdaptiveAvgPool2d  A_h @ x @ A_w^T, two MatMuls with PyTorch's averaging matrices
-    BatchNorm          BatchNormalization with the running statistics (evaluation only)
+    BatchNorm          BatchNormalization with the running statistics (evaluation only); Relu
+                       after it where the op took the ReLU in (relu=True)
     Dropout            refused: in eval mode dropout is no op at all, so one in the trace was
                        called with training=True
 """
@@ -87,7 +88,8 @@ def batch_norm(b, step):
     scale = b.value(gamma) if gamma is not None else b.const(np.ones(c, dtype), "bn_scale")
     shift = b.value(beta) if beta is not None else b.const(np.zeros(c, dtype), "bn_shift")
     names = [b.value(x), scale, shift, b.constant(o["running_mean"]), b.constant(o["running_var"])]
-    b.bind(step.output, b.node("BatchNormalization", names, epsilon=float(o["eps"])))
+    y = b.node("BatchNormalization", names, epsilon=float(o["eps"]))
+    b.bind(step.output, b.node("Relu", [y]) if o["relu"] else y)
 
 
 @converts("Dropout")

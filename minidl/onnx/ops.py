@@ -42,6 +42,12 @@ def binary(b, step):
     b.bind(step.output, b.node(_BINARY[step.op.__name__], names))
 
 
+@converts("AddReLU")
+def add_relu(b, step):
+    names = [b.value(t, _out(step)) for t in step.inputs]
+    b.bind(step.output, b.node("Relu", [b.node("Add", names)]))
+
+
 @converts(*_UNARY)
 def unary(b, step):
     b.bind(step.output, b.node(_UNARY[step.op.__name__], [b.value(step.inputs[0])]))

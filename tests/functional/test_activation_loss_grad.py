@@ -29,6 +29,19 @@ def test_activations(seed, n, k, act):
     gradcheck(fn, [x], **TOL)
 
 
+@settings(max_examples=15)
+@given(seed=st.integers(0, 2**16), shape=st.sampled_from([(3, 4), (2, 3, 2, 2)]),
+       broadcast=st.booleans())
+def test_add_relu_is_relu_of_the_sum(seed, shape, broadcast):
+    """Values equal relu(a + b) exactly; gradients by central differences, b broadcast or not."""
+    a = rand(shape, seed)
+    b = rand(shape[-1:] if broadcast else shape, seed + 1)
+    s = a.data + b.data
+    a.data[np.abs(s) < 1e-3] += 0.5                 # off the kink at a + b = 0
+    np.testing.assert_array_equal(F.add_relu(a, b).data, F.relu(a + b).data)
+    gradcheck(F.add_relu, [a, b], **TOL)
+
+
 def test_activation_values():
     x = np.array([-1000.0, -1.0, 0.0, 2.0, 1000.0])
     np.testing.assert_allclose(F.sigmoid(Tensor(x)).data, [0, 1 / (1 + np.e), 0.5, 1 / (1 + np.exp(-2)), 1], atol=1e-300)

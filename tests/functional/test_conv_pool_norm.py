@@ -166,17 +166,44 @@ def test_pool_and_conv_argument_errors():
         F.conv2d(x, Tensor(np.zeros((1, 1, 5, 5))))
 
 
-@settings(max_examples=20)
+@settings(max_examples=30)
 @given(shape=st.sampled_from([(4, 3), (3, 2, 3, 2), (2, 3, 1, 4)]), seed=st.integers(0, 2**16),
-       training=st.booleans())
-def test_batch_norm_gradients_in_training_and_evaluation(shape, seed, training):
+       training=st.booleans(), relu=st.booleans())
+def test_batch_norm_gradients_in_training_and_evaluation(shape, seed, training, relu):
     rng = np.random.default_rng(seed)
     c = shape[1]
     x = Tensor(rng.normal(size=shape) * 3 + 1, requires_grad=True)
     gamma = Tensor(rng.uniform(0.5, 2, c), requires_grad=True)
     beta = Tensor(rng.normal(size=c), requires_grad=True)
     rm, rv = rng.normal(size=c), rng.uniform(0.5, 2, c)
-    gradcheck(lambda x, g, b: F.batch_norm(x, rm.copy(), rv.copy(), g, b, training), [x, gamma, beta], **TOL)
+
+    def bn(x, g, b):
+        return F.batch_norm(x, rm.copy(), rv.copy(), g, b, training, relu=relu)
+    assume(not relu or np.abs(bn(x, gamma, beta).data).min() > 1e-3)     # off the ReLU's kink
+    gradcheck(bn, [x, gamma, beta], **TOL)
+
+
+@settings(max_examples=20, deadline=None)
+@given(shape=st.sampled_from([(6, 3), (3, 2, 3, 2), (2, 3, 4, 4)]), seed=st.integers(0, 2**16),
+       training=st.booleans(), fast=st.booleans())
+def test_batch_norm_with_relu_is_relu_of_batch_norm(shape, seed, training, fast):
+    """Values, every gradient and the running statistics, on the reference and the fast path
+    (float64: to 1e-12)."""
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    x, gamma, beta, dy = rng.normal(size=shape), rng.uniform(0.5, 2, c), rng.normal(size=c), rng.normal(size=shape)
+
+    def run(fused):
+        ts = [Tensor(a, requires_grad=True) for a in (x, gamma, beta)]
+        rm, rv = np.zeros(c), np.ones(c)
+        y = (F.batch_norm(*ts[:1], rm, rv, *ts[1:], training, relu=True) if fused else
+             F.relu(F.batch_norm(*ts[:1], rm, rv, *ts[1:], training)))
+        (y * Tensor(dy)).sum().backward()
+        return [y.data, rm, rv] + [t.grad for t in ts]
+
+    with kernels.use_reference(not fast):
+        for a, b in zip(run(True), run(False)):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("trainable", [(True, False, False), (True, False, True), (False, True, False)])

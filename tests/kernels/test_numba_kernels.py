@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minidl.functional.activation import relu_backward, relu_forward
+from minidl.functional.activation import add_relu_forward, relu_backward, relu_forward
 from minidl.functional.conv import col2im, conv2d_backward, conv2d_forward, im2col
 from minidl.functional.norm import batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train
 from minidl.functional.pool import max_pool2d_backward, max_pool2d_forward
@@ -253,6 +253,21 @@ def test_relu_matches_reference(shape, dtype, seed, shares):
         assert_same(nb.relu_backward(dy, y), relu_backward.reference(dy, y))
 
 
+@settings(max_examples=20, deadline=None)
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=4).map(tuple),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**32 - 1), shares=st.integers(1, 3))
+def test_add_relu_matches_reference(shape, dtype, seed, shares):
+    rng = np.random.default_rng(seed)
+    a, b = (rng.integers(-2, 3, shape).astype(dtype) for _ in range(2))   # sums of 0 on the kink
+    a[rng.random(shape) < 0.1] = np.nan
+    with split_over(shares):
+        assert_same(nb.add_relu_forward(a, b), add_relu_forward.reference(a, b))
+    row = b.reshape(-1)[:1]                 # broadcasting and mixed dtypes: NumPy's results
+    assert_same(nb.add_relu_forward(a, row), add_relu_forward.reference(a, row))
+    assert_same(nb.add_relu_forward(a, b.astype(np.float16)),
+                add_relu_forward.reference(a, b.astype(np.float16)))
+
+
 @st.composite
 def norm_inputs(draw):
     """(N, C) or (N, C, H, W) with at least two values per channel, off-centre and scaled."""
@@ -269,37 +284,41 @@ def norm_inputs(draw):
     return x, gamma, beta, dy
 
 
-@settings(max_examples=30, deadline=None)
-@given(inputs=norm_inputs(), shares=st.integers(1, 3))
-def test_batch_norm_matches_reference(inputs, shares):
+@settings(max_examples=40, deadline=None)
+@given(inputs=norm_inputs(), shares=st.integers(1, 3), relu=st.booleans())
+def test_batch_norm_matches_reference(inputs, shares, relu):
+    """relu: the ReLU taken into the forward's last pass, and its mask into the backward."""
     x, gamma, beta, dy = inputs
     tol = BN_TOL[x.dtype.type]
     with split_over(shares):
-        forward = nb.batch_norm_forward_train(x, gamma, beta, 1e-5)
-    reference = batch_norm_forward_train.reference(x, gamma, beta, 1e-5)
+        forward = nb.batch_norm_forward_train(x, gamma, beta, 1e-5, relu=relu)
+    reference = batch_norm_forward_train.reference(x, gamma, beta, 1e-5, relu=relu)
     for name, actual, expected in zip(["y", "mean", "var", "xhat", "inv_std"], forward, reference):
         assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
         np.testing.assert_allclose(actual, expected, err_msg=name, **tol)
-    _, _, _, xhat, inv_std = reference
+    y, _, _, xhat, inv_std = reference
+    y = y if relu else None
     with split_over(shares):
-        backward = nb.batch_norm_backward(dy, xhat, gamma, inv_std)
+        backward = nb.batch_norm_backward(dy, xhat, gamma, inv_std, y)
     for name, actual, expected in zip(["dx", "dgamma", "dbeta"], backward,
-                                      batch_norm_backward.reference(dy, xhat, gamma, inv_std)):
+                                      batch_norm_backward.reference(dy, xhat, gamma, inv_std, y)):
         assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
         np.testing.assert_allclose(actual, expected, err_msg=name, **tol)
 
 
-@settings(max_examples=30, deadline=None)
-@given(inputs=norm_inputs(), keep=st.booleans(), shares=st.integers(1, 3))
-def test_batch_norm_eval_matches_reference_bit_for_bit(inputs, keep, shares):
+@settings(max_examples=40, deadline=None)
+@given(inputs=norm_inputs(), keep=st.booleans(), shares=st.integers(1, 3), relu=st.booleans())
+def test_batch_norm_eval_matches_reference_bit_for_bit(inputs, keep, shares, relu):
     """The same float operations in the same order per element: identical results."""
     x, gamma, beta, _ = inputs
     rng = np.random.default_rng(int(abs(x.flat[0]) * 1e6))
-    mean = rng.standard_normal(x.shape[1]).astype(x.dtype)
+    mean = rng.standard_normal(x.shape[1]).astype(x.dtype) + 3     # about half the outputs < 0
     var = rng.random(x.shape[1]).astype(x.dtype) + 0.1
     with split_over(shares):
-        y, xhat, inv_std = nb.batch_norm_forward_eval(x, gamma, beta, mean, var, 1e-5, keep_xhat=keep)
-    y_ref, xhat_ref, inv_std_ref = batch_norm_forward_eval.reference(x, gamma, beta, mean, var, 1e-5)
+        y, xhat, inv_std = nb.batch_norm_forward_eval(x, gamma, beta, mean, var, 1e-5, keep_xhat=keep,
+                                                      relu=relu)
+    y_ref, xhat_ref, inv_std_ref = batch_norm_forward_eval.reference(x, gamma, beta, mean, var, 1e-5,
+                                                                      relu=relu)
     assert_same(y, y_ref)
     assert_same(inv_std, inv_std_ref)
     if keep:

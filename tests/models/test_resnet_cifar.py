@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import minidl
 from minidl import Tensor, no_grad
+from minidl import functional as F
 from minidl.models.resnet_cifar import (CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, BasicBlock,
                                         LambdaShortcut, normalize, resnet_cifar)
 from minidl.pretrained import load_torch_state_dict
@@ -96,6 +97,29 @@ def test_children_stages_and_shapes():
     shortcuts = {name: type(m).__name__ for name, m in model.named_modules() if name.endswith("shortcut")}
     assert {n for n, t in shortcuts.items() if t == "LambdaShortcut"} == {"layer2.0.shortcut", "layer3.0.shortcut"}
     assert not any("shortcut" in name for name, _ in model.named_parameters())
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_block_computes_the_papers_formula_with_its_relus_fused(stride):
+    """relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut(x)) spelt out op by op: the same outputs,
+    input gradient and parameter gradients in training mode (float64, to 1e-12)."""
+    minidl.manual_seed(1)
+    block = BasicBlock(4, 4 * stride, stride).double()
+    x = np.random.default_rng(2).standard_normal((3, 4, 6, 6))
+
+    def run(forward):
+        for p in block.parameters():
+            p.grad = None
+        xt = Tensor(x, requires_grad=True)
+        y = forward(xt)
+        (y * y).sum().backward()
+        return [y.data, xt.grad] + [p.grad for p in block.parameters()]
+
+    def lecture(x):
+        out = F.relu(block.bn1(block.conv1(x)))
+        return F.relu(block.bn2(block.conv2(out)) + block.shortcut(x))
+    for a, b in zip(run(block), run(lecture)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_bad_depth_and_pretrained_head_are_refused():
