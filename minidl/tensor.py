@@ -52,6 +52,11 @@ def recording_ops(callback):
         _grad_state.recorder = previous
 
 
+def is_recording() -> bool:
+    """True inside ``recording_ops``: every op must then run as its own Function."""
+    return getattr(_grad_state, "recorder", None) is not None
+
+
 @contextlib.contextmanager
 def enable_grad():
     """Record the graph again inside a ``no_grad`` block."""

@@ -7,21 +7,19 @@ import numpy as np
 from numba import njit
 
 from . import threads
-from .common import ONE_THREAD, float_array, u
+from .common import ONE_THREAD, float_array, relu, u
 
 
 @njit(**ONE_THREAD)
 def _relu_forward(start, stop, x, y):
     for q in range(start, stop):
-        v = x[u(q)]
-        y[u(q)] = 0 if v <= 0 else v  # +0 for -0 and NaN kept, like np.maximum(x, 0)
+        y[u(q)] = relu(x[u(q)])
 
 
 @njit(**ONE_THREAD)
 def _add_relu_forward(start, stop, a, b, y):
     for q in range(start, stop):
-        v = a[u(q)] + b[u(q)]
-        y[u(q)] = 0 if v <= 0 else v
+        y[u(q)] = relu(a[u(q)] + b[u(q)])
 
 
 @njit(**ONE_THREAD)

@@ -6,7 +6,9 @@ other stride-1 layers with small windows and 8 or more channels skip the columns
 products of shifted windows of the padded input (``shifted_conv.py``); stride-1 layers on
 one-channel images are summed directly (``direct_conv.py``);
 depthwise layers (groups == channels) go to their own loops (``depthwise.py``), 1x1 layers
-straight to the products (``kernels/pointwise_conv.py``)."""
+straight to the products (``kernels/pointwise_conv.py``). ``conv2d_batch_norm_eval`` is the
+convolution with an evaluation-mode batch norm after it: on the Winograd path the output
+transform normalises each output as it writes it."""
 from __future__ import annotations
 
 import functools
@@ -20,6 +22,7 @@ from . import blas, threads
 from .common import float_array
 from .depthwise import depthwise_backward, depthwise_forward
 from .direct_conv import direct_conv2d_backward, direct_conv2d_forward
+from .norm import batch_norm_forward_eval, running_statistics
 from .shifted_conv import shifted_conv2d_backward, shifted_conv2d_forward
 from .winograd import (flipped_filters, transformed_filters, winograd_conv2d_filter_gradient,
                        winograd_conv2d_forward, winograd_conv2d_input_gradient)
@@ -108,8 +111,7 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
         if path == "direct":
             threads.over_images(lambda i, j: direct_conv2d_forward(x[i:j], w, padding, oh, ow, y[i:j]), n)
         elif path == "winograd":
-            u = transformed_filters(w)
-            threads.over_images(lambda i, j: winograd_conv2d_forward(x[i:j], u, padding, oh, ow, y[i:j]), n)
+            _winograd_forward(x, w, padding, y)
         else:
             threads.over_images(lambda i, j: shifted_conv2d_forward(x[i:j], w, padding, dilation, oh, ow, y[i:j]), n)
         if b is not None:
@@ -118,6 +120,35 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
     cols = _im2col_one_thread if threads.shares(n) > 1 else im2col    # one share: its rows shared
     threads.over_images(lambda i, j: blocked_conv2d_forward(
         np, cols, BLOCK_BYTES, x[i:j], w, b, stride, padding, dilation, groups, out=y[i:j]), n)
+    return y
+
+
+def _winograd_forward(x, w, padding, y, bn=None):
+    """y (N, F, OH, OW) = the Winograd convolution of x by w, the batch over the threads; bn as in
+    ``winograd_conv2d_forward``."""
+    u = transformed_filters(w)
+    oh, ow = y.shape[2:]
+    threads.over_images(lambda i, j: winograd_conv2d_forward(x[i:j], u, padding, oh, ow, y[i:j], bn),
+                        x.shape[0])
+
+
+def conv2d_batch_norm_eval(x, w, stride, padding, dilation, groups, gamma, beta, mean, var, eps,
+                           relu=False):
+    """x (N, C, H, W), w (F, C/groups, kh, kw), the (F,) batch norm arrays -> batch norm with the
+    running statistics of the convolution (no bias), then max(0, .) with relu: (N, F, OH, OW).
+    Where the layer takes Winograd's products, each output is normalised as the output transform
+    writes it (the batch norm pass's operations, so its bits); elsewhere the two passes follow
+    each other."""
+    fn = "conv2d_batch_norm_eval"
+    x = float_array(x, "x", fn, (4,))
+    if _direct_path(x, w, stride, padding, dilation, groups) != "winograd":
+        y = conv2d_forward(x, w, None, stride, padding, dilation, groups)
+        return batch_norm_forward_eval(y, gamma, beta, mean, var, eps, keep_xhat=False, relu=relu)[0]
+    *_, oh, ow = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
+    x, w = _matching(fn, x, w)
+    gamma, beta, mean, inv_std = running_statistics(fn, w.shape[0], x.dtype, gamma, beta, mean, var, eps)
+    y = np.empty((x.shape[0], w.shape[0], oh, ow), dtype=x.dtype)
+    _winograd_forward(x, w, padding, y, (mean, inv_std, gamma, beta, bool(relu)))
     return y
 
 

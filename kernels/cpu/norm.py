@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from . import threads
-from .common import ONE_THREAD, float_array, u
+from .common import ONE_THREAD, float_array, relu as _relu, u
 
 
 # Per-channel sums run in float64 with fastmath's reassociation (and nothing else of fastmath):
@@ -48,11 +48,6 @@ def _masked_sum_and_dot(a, y, b, start, stop):
         s += aq
         t += aq * b[u(q)]
     return s, t
-
-
-@njit(cache=True, inline="always")
-def _relu(v):
-    return 0 if v <= 0 else v  # +0 for -0 and NaN kept, like np.maximum(v, 0)
 
 
 @njit(**ONE_THREAD)
@@ -197,15 +192,21 @@ def _batch_norm_forward_eval(p0, p1, x, gamma, beta, mean, inv_std, y, xhat, kee
                 y[u(q)] = (x[u(q)] - mu) * s * g + bt
 
 
+def running_statistics(fn, c, dtype, gamma, beta, mean, var, eps):
+    """(gamma, beta, mean, inv_std), (C,) arrays of the input's dtype, checked; inv_std in NumPy,
+    exactly as the reference rounds it."""
+    gamma, beta, mean, var = (_channels(a, name, fn, c, dtype) for a, name in
+                              ((gamma, "gamma"), (beta, "beta"), (mean, "running_mean"), (var, "running_var")))
+    return gamma, beta, mean, 1 / np.sqrt(var + eps)
+
+
 def batch_norm_forward_eval(x, gamma, beta, mean, var, eps, keep_xhat=True, relu=False):
     """x (N, C, H, W) or (N, C) -> (y, xhat or None, inv_std (C,)), normalised with the running
     mean and variance; relu: y is max(0, y)."""
     fn = "batch_norm_forward_eval"
     x = float_array(x, "x", fn, (2, 4))
     c = x.shape[1]
-    gamma, beta, mean, var = (_channels(a, name, fn, c, x.dtype) for a, name in
-                              ((gamma, "gamma"), (beta, "beta"), (mean, "running_mean"), (var, "running_var")))
-    inv_std = 1 / np.sqrt(var + eps)            # (C,): in NumPy, exactly as the reference rounds it
+    gamma, beta, mean, inv_std = running_statistics(fn, c, x.dtype, gamma, beta, mean, var, eps)
     y = np.empty_like(x)
     xhat = np.empty_like(x) if keep_xhat else np.empty(1, dtype=x.dtype)
     planes = x.shape[0] * c

@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from . import blas
-from .common import ONE_THREAD, pad_plane, u
+from .common import ONE_THREAD, pad_plane, relu as _relu, u
 
 # The transformed planes of one block of images, input and output together: half of a core's 2 MB
 # L2 cache, so that the products read what the transforms wrote from the cache.
@@ -76,11 +76,15 @@ def _input_tiles(x, v, ps, m, c, h, w, ph, pw, th, tw, t_all):
 
 
 @njit(**ONE_THREAD)
-def _output_tiles(mt, ps, y, m, f, th, tw, t_all):
-    # mt (16, F, t_all) -> y (m, F, 2*th, 2*tw), flat: A^T M A for each tile.
+def _output_tiles(mt, ps, y, m, f, th, tw, t_all, bn, mean, inv_std, gamma, beta, relu):
+    # mt (16, F, t_all) -> y (m, F, 2*th, 2*tw), flat: A^T M A for each tile; with bn, each
+    # output v written as batch norm with the running statistics writes it, (v - mean) inv_std
+    # gamma + beta per filter; relu: then max(0, .).
     w2 = 2 * tw
     q = np.empty(4 * w2, dtype=mt.dtype)
     for fo in range(f):
+        if bn:
+            mu, s, g, bt = mean[fo], inv_std[fo], gamma[fo], beta[fo]
         for n in range(m):
             for ty in range(th):
                 o = fo * t_all + (n * th + ty) * tw
@@ -93,7 +97,13 @@ def _output_tiles(mt, ps, y, m, f, th, tw, t_all):
                 i = ((n * f + fo) * 2 * th + 2 * ty) * w2
                 for x in range(w2):                         # A^T (M A): the same down each column
                     q1, q2 = q[u(w2 + x)], q[u(2 * w2 + x)]
-                    y[u(i + x)], y[u(i + w2 + x)] = q[u(x)] + q1 + q2, q1 - q2 - q[u(3 * w2 + x)]
+                    top, bottom = q[u(x)] + q1 + q2, q1 - q2 - q[u(3 * w2 + x)]
+                    if bn:
+                        top, bottom = (top - mu) * s * g + bt, (bottom - mu) * s * g + bt
+                    if relu:
+                        y[u(i + x)], y[u(i + w2 + x)] = _relu(top), _relu(bottom)
+                    else:
+                        y[u(i + x)], y[u(i + w2 + x)] = top, bottom
 
 
 @njit(**ONE_THREAD)
@@ -129,9 +139,11 @@ def _address(a, offset):
 
 
 @njit(**ONE_THREAD)
-def _forward(gemm, x, u_filters, y, m, c, h, w, f, ph, pw, th, tw, block):
+def _forward(gemm, x, u_filters, y, m, c, h, w, f, ph, pw, th, tw, block, bn, mean, inv_std, gamma,
+             beta, relu):
     # x (m, C, H, W), U (16, F, C), flat -> y (m, F, 2*th, 2*tw), flat, a block of images at a
-    # time: V = the input tiles, M_k = U_k @ V_k for each of the 16 planes, y = A^T M A.
+    # time: V = the input tiles, M_k = U_k @ V_k for each of the 16 planes, y = A^T M A (with
+    # bn: batch norm's evaluation applied as it is written, _output_tiles).
     t_all = block * th * tw
     ps_v, ps_m = c * t_all + 16, f * t_all + 16
     v, mt = np.empty(16 * ps_v, dtype=x.dtype), np.empty(16 * ps_m, dtype=x.dtype)
@@ -141,7 +153,8 @@ def _forward(gemm, x, u_filters, y, m, c, h, w, f, ph, pw, th, tw, block):
         for k in range(16):
             gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, f, mb * th * tw, c, 1.0, _address(u_filters, k * f * c), c,
                  _address(v, k * ps_v), t_all, 0.0, _address(mt, k * ps_m), t_all)
-        _output_tiles(mt, ps_m, y[u(i * f * 4 * th * tw):], mb, f, th, tw, t_all)
+        _output_tiles(mt, ps_m, y[u(i * f * 4 * th * tw):], mb, f, th, tw, t_all, bn, mean, inv_std,
+                      gamma, beta, relu)
 
 
 @njit(**ONE_THREAD)
@@ -205,15 +218,20 @@ def _even(a, th, tw):
     return even
 
 
-def winograd_conv2d_forward(x, u_filters, padding, oh, ow, out):
+def winograd_conv2d_forward(x, u_filters, padding, oh, ow, out, bn=None):
     """x (m, C, H, W), U (16, F, C) from ``transformed_filters``, both C-contiguous of one dtype
-    -> y written into ``out`` (m, F, OH, OW), C-contiguous, stride 1."""
+    -> y written into ``out`` (m, F, OH, OW), C-contiguous, stride 1. bn: (mean, inv_std, gamma,
+    beta, relu), (F,) arrays of x's dtype and a bool: batch norm with running statistics applied
+    to each output as it is written, the operations of ``norm.batch_norm_forward_eval``."""
     (m, c, h, w), f, (ph, pw) = x.shape, u_filters.shape[1], padding
     th, tw = _tiles(oh, ow)
     even = (oh, ow) == (2 * th, 2 * tw)
     y = out if even else np.empty((m, f, 2 * th, 2 * tw), dtype=x.dtype)
+    none = np.empty(0, dtype=x.dtype)
+    mean, inv_std, gamma, beta, relu = (none, none, none, none, False) if bn is None else bn
     _forward(blas.function(x.dtype), x.reshape(-1), u_filters.reshape(-1), y.reshape(-1),
-             m, c, h, w, f, ph, pw, th, tw, _block(m, c, f, th, tw))
+             m, c, h, w, f, ph, pw, th, tw, _block(m, c, f, th, tw), bn is not None, mean, inv_std,
+             gamma, beta, relu)
     if not even:
         out[...] = y[:, :, :oh, :ow]
     return out

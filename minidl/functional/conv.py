@@ -136,6 +136,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     or 'same' (stride 1: OH = H; an odd total dilation (kh - 1) puts the extra row at the bottom
     and the extra column on the right, as PyTorch does).
     """
+    x, stride, padding, dilation = conv2d_arguments(x, weight, bias, stride, padding, dilation, groups)
+    return Conv2d.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def conv2d_arguments(x, weight, bias, stride, padding, dilation, groups):
+    """conv2d's arguments checked, the geometry as pairs: (x, stride, padding, dilation), x
+    padded where padding='same' needs an extra row or column."""
     if isinstance(padding, str):
         x, padding = string_padding(x, weight, padding, stride, dilation)
     stride, padding, dilation = conv_geometry(stride, padding, dilation)
@@ -155,7 +162,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ShapeError("conv2d", f"an input of at least the dilated kernel's size "
                          f"({dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}) after padding",
                          f"{x.shape[2]}x{x.shape[3]} with padding {padding}")
-    return Conv2d.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return x, stride, padding, dilation
 
 
 def string_padding(x, weight, padding, stride, dilation):

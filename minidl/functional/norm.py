@@ -86,8 +86,9 @@ class BatchNorm(Function):
         self.gamma = xp.ones(c, dtype=x.dtype) if gamma is None else gamma
         beta = xp.zeros(c, dtype=x.dtype) if beta is None else beta
         self.training = training
+        fused = {"relu": True} if relu else {}      # (an exercise's own version takes no relu)
         if training:
-            y, mu, var, self.xhat, self.inv_std = batch_norm_forward_train(x, self.gamma, beta, eps, relu)
+            y, mu, var, self.xhat, self.inv_std = batch_norm_forward_train(x, self.gamma, beta, eps, **fused)
             self.y = y if relu else None
             if running_mean is not None:
                 m = x.size // c
@@ -98,14 +99,15 @@ class BatchNorm(Function):
             return y
         y, self.xhat, self.inv_std = batch_norm_forward_eval(
             x, self.gamma, beta, running_mean, running_var, eps, keep_xhat=self.needs_input_grad[1],
-            relu=relu)
+            **fused)
         self.y = y if relu else None
         return y
 
     def backward(self, g):
         need = self.needs_input_grad
         if self.training:
-            dx, dgamma, dbeta = batch_norm_backward(g, self.xhat, self.gamma, self.inv_std, self.y)
+            fused = () if self.y is None else (self.y,)
+            dx, dgamma, dbeta = batch_norm_backward(g, self.xhat, self.gamma, self.inv_std, *fused)
             return dx if need[0] else None, dgamma if need[1] else None, dbeta if need[2] else None
         if self.y is not None:      # through the ReLU first: 1 where y > 0
             g = relu_backward(g, self.y)
@@ -139,20 +141,27 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     statistics); in training they are updated in place. relu=True returns relu(batch_norm(x))
     from the same pass over the data, with the same values and gradients as the two ops.
     """
-    if x.ndim not in (2, 4):
-        raise ShapeError("batch_norm", "input (N, C) or (N, C, H, W)", tuple(x.shape))
-    c = x.shape[1]
+    batch_norm_arguments(x.shape, running_mean, running_var, weight, bias, training)
+    return BatchNorm.apply(x, weight, bias, running_mean=running_mean, running_var=running_var,
+                           training=training, momentum=momentum, eps=eps, relu=relu)
+
+
+def batch_norm_arguments(shape, running_mean, running_var, weight, bias, training) -> None:
+    """batch_norm's arguments for an input of this shape checked, and the running statistics
+    that evaluation uses."""
+    shape = tuple(shape)
+    if len(shape) not in (2, 4):
+        raise ShapeError("batch_norm", "input (N, C) or (N, C, H, W)", shape)
+    c = shape[1]
     for name, v in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         if v is not None and tuple(v.shape) != (c,):
-            raise ShapeError("batch_norm", f"{name} of shape ({c},) for input {tuple(x.shape)}",
+            raise ShapeError("batch_norm", f"{name} of shape ({c},) for input {shape}",
                              tuple(v.shape))
     if running_mean is None and not training:
         raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
     if not training:
         _check_running_statistics(running_mean, running_var)
-    if training and math.prod(x.shape) // c < 2:
+    if training and math.prod(shape) // c < 2:
         raise ValueError(f"batch_norm: training needs more than one value per channel, "
-                         f"got input {tuple(x.shape)}")
-    return BatchNorm.apply(x, weight, bias, running_mean=running_mean, running_var=running_var,
-                           training=training, momentum=momentum, eps=eps, relu=relu)
+                         f"got input {shape}")

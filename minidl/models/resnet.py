@@ -36,9 +36,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = downsample
 
-    def forward(self, x):              # each ReLU taken into the pass before it
-        out = self.bn1(self.conv1(x), relu=True)
-        out = self.bn2(self.conv2(out))
+    def forward(self, x):              # each ReLU taken into the pass before it (nn.conv_bn)
+        out = nn.conv_bn(self.conv1, self.bn1, x, relu=True)
+        out = nn.conv_bn(self.conv2, self.bn2, out)
         identity = x if self.downsample is None else self.downsample(x)
         return F.add_relu(out, identity)
 
@@ -58,10 +58,10 @@ class Bottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.downsample = downsample
 
-    def forward(self, x):              # each ReLU taken into the pass before it
-        out = self.bn1(self.conv1(x), relu=True)
-        out = self.bn2(self.conv2(out), relu=True)
-        out = self.bn3(self.conv3(out))
+    def forward(self, x):              # each ReLU taken into the pass before it (nn.conv_bn)
+        out = nn.conv_bn(self.conv1, self.bn1, x, relu=True)
+        out = nn.conv_bn(self.conv2, self.bn2, out, relu=True)
+        out = nn.conv_bn(self.conv3, self.bn3, out)
         identity = x if self.downsample is None else self.downsample(x)
         return F.add_relu(out, identity)
 

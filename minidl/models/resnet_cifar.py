@@ -68,7 +68,7 @@ class LambdaShortcut(nn.Module):
 
 class BasicBlock(nn.Module):
     """relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), each ReLU taken into the pass before
-    it (``bn(x, relu=True)``, ``F.add_relu``).
+    it and, in evaluation, each batch norm into its convolution (``nn.conv_bn``, ``F.add_relu``).
     (N, in_planes, H, W) -> (N, planes, H/stride, W/stride)."""
     expansion = 1
 
@@ -87,8 +87,8 @@ class BasicBlock(nn.Module):
             self.shortcut = nn.Identity()
 
     def forward(self, x):
-        out = self.bn1(self.conv1(x), relu=True)        # relu(bn1(conv1(x))), one pass
-        return F.add_relu(self.bn2(self.conv2(out)), self.shortcut(x))
+        out = nn.conv_bn(self.conv1, self.bn1, x, relu=True)      # relu(bn1(conv1(x)))
+        return F.add_relu(nn.conv_bn(self.conv2, self.bn2, out), self.shortcut(x))
 
 
 class CifarResNet(nn.Module):
@@ -128,7 +128,7 @@ class CifarResNet(nn.Module):
 
     def forward_features(self, x):
         """(N, 3, H, W) -> (N, 64): the pooled features the linear head reads."""
-        out = self.bn1(self.conv1(x), relu=True)
+        out = nn.conv_bn(self.conv1, self.bn1, x, relu=True)
         out = self.layer3(self.layer2(self.layer1(out)))
         return F.flatten(self.pool(out), 1)
 

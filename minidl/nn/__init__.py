@@ -4,6 +4,7 @@ from .activation import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .container import Flatten, Identity, ModuleList, Sequential
 from .conv import Conv2d
 from .dropout import Dropout
+from .fusion import conv_bn
 from .linear import Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module
@@ -14,4 +15,4 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
            "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear",
            "MSELoss", "MaxPool2d", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential",
-           "Sigmoid", "Softmax", "Tanh", "hooks", "init"]
+           "Sigmoid", "Softmax", "Tanh", "conv_bn", "hooks", "init"]

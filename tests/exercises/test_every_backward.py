@@ -51,6 +51,7 @@ CASES = {    # name: (function of tensors, input arrays)
     "max": (lambda a: F.max(a, axis=1), [distinct(3, 4)]),
     "var": (lambda a: F.var(a, axis=0), [distinct(3, 4)]),
     "relu": (F.relu, [distinct(3, 4)]),
+    "add_relu (broadcast)": (F.add_relu, [distinct(3, 4), distinct(4, seed=1)]),
     "leaky_relu": (lambda a: F.leaky_relu(a, 0.1), [distinct(3, 4)]),
     "sigmoid": (F.sigmoid, [distinct(3, 4) * 3]),
     "tanh": (F.tanh, [distinct(3, 4) * 3]),
@@ -71,6 +72,12 @@ CASES = {    # name: (function of tensors, input arrays)
                               [distinct(4, 3, 2, 2), positive(3), distinct(3, seed=1)]),
     "batch_norm (evaluation)": (lambda x, g, b: F.batch_norm(x, distinct(3), positive(3, seed=1), g, b),
                                 [distinct(4, 3), positive(3), distinct(3, seed=1)]),
+    "batch_norm (training, relu)": (lambda x, g, b: F.batch_norm(x, np.zeros(3), np.ones(3), g, b, training=True,
+                                                                 relu=True),
+                                    [distinct(4, 3, 2, 2), positive(3), distinct(3, seed=1)]),
+    "batch_norm (evaluation, relu)": (lambda x, g, b: F.batch_norm(x, distinct(3), positive(3, seed=1), g, b,
+                                                                   relu=True),
+                                      [distinct(4, 3), positive(3), distinct(3, seed=1)]),
 }
 
 

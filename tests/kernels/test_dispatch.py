@@ -4,7 +4,7 @@ import pytest
 
 from minidl import Tensor, kernels
 from minidl import functional as F
-from minidl.functional import activation, conv, norm, pool
+from minidl.functional import activation, conv, fused, norm, pool
 from minidl.kernels import cpu, cuda
 
 OPS = {"im2col": conv.im2col, "col2im": conv.col2im, "conv2d_forward": conv.conv2d_forward,
@@ -14,7 +14,8 @@ OPS = {"im2col": conv.im2col, "col2im": conv.col2im, "conv2d_forward": conv.conv
        "batch_norm_forward_eval": norm.batch_norm_forward_eval,
        "batch_norm_backward": norm.batch_norm_backward,
        "relu_forward": activation.relu_forward, "relu_backward": activation.relu_backward,
-       "add_relu_forward": activation.add_relu_forward}
+       "add_relu_forward": activation.add_relu_forward,
+       "conv2d_batch_norm_eval": fused.conv2d_batch_norm_eval}
 CUDA_OPS = ["col2im", "conv2d_backward", "conv2d_forward", "im2col", "max_pool2d_backward",
             "max_pool2d_forward"]
 x = np.zeros((1, 1, 4, 4), np.float32)

@@ -1,0 +1,64 @@
+"""conv2d_batch_norm_eval (kernels/cpu/conv.py): the convolution with the evaluation-mode batch
+norm after it, as one op. On the Winograd path the batch norm is applied in the output
+transform: the same operations as the batch norm kernel on the convolution kernel's output, so
+the same bits. Every path against the reference composition (conv2d_forward.reference, then
+batch_norm_forward_eval.reference) to the fast convolutions' tolerance: rtol 1e-5 (float32),
+1e-12 (float64)."""
+from unittest import mock
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minidl.functional.fused import conv2d_batch_norm_eval
+from minidl.kernels import cpu as nb
+from minidl.kernels.cpu import conv as nb_conv
+from minidl.kernels.cpu import threads as nb_threads
+from minidl.kernels.cpu import winograd
+from .paths import counted
+from .test_numba_kernels import assert_same, conv_inputs, depthwise_inputs
+from .test_winograd import three_by_three_inputs
+
+
+def statistics(f, dtype, seed):
+    """gamma, beta, running mean and variance for f channels: about half the outputs < 0."""
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(0.5, 2, f).astype(dtype), rng.standard_normal(f).astype(dtype),
+            rng.standard_normal(f).astype(dtype), rng.uniform(0.2, 3, f).astype(dtype))
+
+
+def check(inputs, relu):
+    x, w, _, stride, padding, dilation, groups = inputs
+    args = (stride, padding, dilation, groups)
+    bn = statistics(w.shape[0], x.dtype, int(abs(x.flat[0]) * 1e6))
+    fused = nb.conv2d_batch_norm_eval(x, w, *args, *bn, 1e-5, relu)
+    apart = nb.batch_norm_forward_eval(nb.conv2d_forward(x, w, None, *args), *bn, 1e-5,
+                                       keep_xhat=False, relu=relu)[0]
+    assert_same(fused, apart)
+    reference = conv2d_batch_norm_eval.reference(x, w, *args, *bn, 1e-5, relu)
+    tol = dict(rtol=1e-5, atol=1e-5) if x.dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    assert fused.shape == reference.shape and fused.dtype == reference.dtype
+    np.testing.assert_allclose(fused, reference, **tol)
+
+
+@settings(max_examples=60, deadline=None)
+@given(inputs=three_by_three_inputs(), relu=st.booleans(), shares=st.integers(1, 3),
+       one_image_blocks=st.booleans())
+def test_winograd_layers_normalise_in_the_output_transform(inputs, relu, shares, one_image_blocks):
+    """3x3 stride-1 layers, odd and even output sizes, over 1-3 worker threads, one image per
+    block or the default blocks: the fused op equals the two kernels bit for bit."""
+    forward = counted(nb_conv.winograd_conv2d_forward)
+    with (mock.patch.object(nb_conv, "WINOGRAD_MIN_CHANNELS", 1),
+          mock.patch.object(nb_conv, "DIRECT_MAX_CHANNELS", 0),
+          mock.patch.object(winograd, "BLOCK_BYTES", 1 if one_image_blocks else winograd.BLOCK_BYTES),
+          mock.patch.object(nb_conv, "winograd_conv2d_forward", forward),
+          mock.patch.object(nb_threads, "shares", lambda n: max(1, min(n, shares)))):
+        check(inputs, relu)
+    assert forward.calls >= 2          # the fused op's and the convolution's own
+
+
+@settings(max_examples=40, deadline=None)
+@given(inputs=st.one_of(conv_inputs(), depthwise_inputs()), relu=st.booleans())
+def test_every_other_layer_gives_the_two_kernels_values(inputs, relu):
+    """Strides, dilations, groups, 1x1, depthwise: the two passes one after the other."""
+    check(inputs, relu)
