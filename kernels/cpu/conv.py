@@ -19,6 +19,7 @@ from ...geometry import window_geometry
 from ..blocked_conv import blocked_conv2d_backward, blocked_conv2d_forward
 from ..pointwise_conv import is_pointwise, pointwise_conv2d_backward, pointwise_conv2d_forward
 from . import blas, threads
+from .activation import add_relu_forward
 from .common import float_array
 from .depthwise import depthwise_backward, depthwise_forward
 from .direct_conv import direct_conv2d_backward, direct_conv2d_forward
@@ -123,32 +124,41 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
     return y
 
 
-def _winograd_forward(x, w, padding, y, bn=None):
-    """y (N, F, OH, OW) = the Winograd convolution of x by w, the batch over the threads; bn as in
-    ``winograd_conv2d_forward``."""
+def _winograd_forward(x, w, padding, y, bn=None, residual=None, relu=False):
+    """y (N, F, OH, OW) = the Winograd convolution of x by w, the batch over the threads; bn,
+    residual and relu as in ``winograd_conv2d_forward``."""
     u = transformed_filters(w)
     oh, ow = y.shape[2:]
-    threads.over_images(lambda i, j: winograd_conv2d_forward(x[i:j], u, padding, oh, ow, y[i:j], bn),
-                        x.shape[0])
+    threads.over_images(lambda i, j: winograd_conv2d_forward(
+        x[i:j], u, padding, oh, ow, y[i:j], bn, None if residual is None else residual[i:j], relu),
+        x.shape[0])
 
 
 def conv2d_batch_norm_eval(x, w, stride, padding, dilation, groups, gamma, beta, mean, var, eps,
-                           relu=False):
+                           relu=False, residual=None):
     """x (N, C, H, W), w (F, C/groups, kh, kw), the (F,) batch norm arrays -> batch norm with the
-    running statistics of the convolution (no bias), then max(0, .) with relu: (N, F, OH, OW).
-    Where the layer takes Winograd's products, each output is normalised as the output transform
-    writes it (the batch norm pass's operations, so its bits); elsewhere the two passes follow
-    each other."""
+    running statistics of the convolution (no bias), plus residual (N, F, OH, OW) where given,
+    then max(0, .) with relu: (N, F, OH, OW). Where the layer takes Winograd's products (and the
+    residual has the output's shape and dtype), the output transform does all of it as it
+    writes each output, the separate kernels' operations, so their bits; elsewhere the passes
+    follow each other."""
     fn = "conv2d_batch_norm_eval"
     x = float_array(x, "x", fn, (4,))
-    if _direct_path(x, w, stride, padding, dilation, groups) != "winograd":
-        y = conv2d_forward(x, w, None, stride, padding, dilation, groups)
-        return batch_norm_forward_eval(y, gamma, beta, mean, var, eps, keep_xhat=False, relu=relu)[0]
     *_, oh, ow = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
+    shape = (x.shape[0], w.shape[0], oh, ow)
+    if (_direct_path(x, w, stride, padding, dilation, groups) != "winograd" or residual is not None
+            and not (isinstance(residual, np.ndarray) and residual.shape == shape and residual.dtype == x.dtype)):
+        y = conv2d_forward(x, w, None, stride, padding, dilation, groups)
+        y = batch_norm_forward_eval(y, gamma, beta, mean, var, eps, keep_xhat=False,
+                                    relu=relu and residual is None)[0]
+        if residual is None:
+            return y
+        return add_relu_forward(y, residual) if relu else y + residual
     x, w = _matching(fn, x, w)
     gamma, beta, mean, inv_std = running_statistics(fn, w.shape[0], x.dtype, gamma, beta, mean, var, eps)
-    y = np.empty((x.shape[0], w.shape[0], oh, ow), dtype=x.dtype)
-    _winograd_forward(x, w, padding, y, (mean, inv_std, gamma, beta, bool(relu)))
+    y = np.empty(shape, dtype=x.dtype)
+    residual = None if residual is None else np.ascontiguousarray(residual)
+    _winograd_forward(x, w, padding, y, (mean, inv_std, gamma, beta), residual, relu)
     return y
 
 

@@ -76,10 +76,10 @@ def _input_tiles(x, v, ps, m, c, h, w, ph, pw, th, tw, t_all):
 
 
 @njit(**ONE_THREAD)
-def _output_tiles(mt, ps, y, m, f, th, tw, t_all, bn, mean, inv_std, gamma, beta, relu):
+def _output_tiles(mt, ps, y, m, f, th, tw, t_all, bn, mean, inv_std, gamma, beta, add, res, relu):
     # mt (16, F, t_all) -> y (m, F, 2*th, 2*tw), flat: A^T M A for each tile; with bn, each
     # output v written as batch norm with the running statistics writes it, (v - mean) inv_std
-    # gamma + beta per filter; relu: then max(0, .).
+    # gamma + beta per filter; add: then + res (y's layout); relu: then max(0, .).
     w2 = 2 * tw
     q = np.empty(4 * w2, dtype=mt.dtype)
     for fo in range(f):
@@ -100,6 +100,8 @@ def _output_tiles(mt, ps, y, m, f, th, tw, t_all, bn, mean, inv_std, gamma, beta
                     top, bottom = q[u(x)] + q1 + q2, q1 - q2 - q[u(3 * w2 + x)]
                     if bn:
                         top, bottom = (top - mu) * s * g + bt, (bottom - mu) * s * g + bt
+                    if add:
+                        top, bottom = top + res[u(i + x)], bottom + res[u(i + w2 + x)]
                     if relu:
                         y[u(i + x)], y[u(i + w2 + x)] = _relu(top), _relu(bottom)
                     else:
@@ -140,10 +142,10 @@ def _address(a, offset):
 
 @njit(**ONE_THREAD)
 def _forward(gemm, x, u_filters, y, m, c, h, w, f, ph, pw, th, tw, block, bn, mean, inv_std, gamma,
-             beta, relu):
+             beta, add, res, relu):
     # x (m, C, H, W), U (16, F, C), flat -> y (m, F, 2*th, 2*tw), flat, a block of images at a
     # time: V = the input tiles, M_k = U_k @ V_k for each of the 16 planes, y = A^T M A (with
-    # bn: batch norm's evaluation applied as it is written, _output_tiles).
+    # batch norm's evaluation, a residual and a ReLU applied as it is written, _output_tiles).
     t_all = block * th * tw
     ps_v, ps_m = c * t_all + 16, f * t_all + 16
     v, mt = np.empty(16 * ps_v, dtype=x.dtype), np.empty(16 * ps_m, dtype=x.dtype)
@@ -153,8 +155,9 @@ def _forward(gemm, x, u_filters, y, m, c, h, w, f, ph, pw, th, tw, block, bn, me
         for k in range(16):
             gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, f, mb * th * tw, c, 1.0, _address(u_filters, k * f * c), c,
                  _address(v, k * ps_v), t_all, 0.0, _address(mt, k * ps_m), t_all)
-        _output_tiles(mt, ps_m, y[u(i * f * 4 * th * tw):], mb, f, th, tw, t_all, bn, mean, inv_std,
-                      gamma, beta, relu)
+        at = u(i * f * 4 * th * tw)
+        _output_tiles(mt, ps_m, y[at:], mb, f, th, tw, t_all, bn, mean, inv_std, gamma, beta, add,
+                      res[at:] if add else res, relu)
 
 
 @njit(**ONE_THREAD)
@@ -218,20 +221,22 @@ def _even(a, th, tw):
     return even
 
 
-def winograd_conv2d_forward(x, u_filters, padding, oh, ow, out, bn=None):
+def winograd_conv2d_forward(x, u_filters, padding, oh, ow, out, bn=None, residual=None, relu=False):
     """x (m, C, H, W), U (16, F, C) from ``transformed_filters``, both C-contiguous of one dtype
-    -> y written into ``out`` (m, F, OH, OW), C-contiguous, stride 1. bn: (mean, inv_std, gamma,
-    beta, relu), (F,) arrays of x's dtype and a bool: batch norm with running statistics applied
-    to each output as it is written, the operations of ``norm.batch_norm_forward_eval``."""
+    -> y written into ``out`` (m, F, OH, OW), C-contiguous, stride 1. Applied to each output as
+    it is written, in this order and with the operations of the separate kernels: bn, (mean,
+    inv_std, gamma, beta) of shape (F,), batch norm with running statistics
+    (``norm.batch_norm_forward_eval``); residual, an array like out, added; relu, max(0, .)."""
     (m, c, h, w), f, (ph, pw) = x.shape, u_filters.shape[1], padding
     th, tw = _tiles(oh, ow)
     even = (oh, ow) == (2 * th, 2 * tw)
     y = out if even else np.empty((m, f, 2 * th, 2 * tw), dtype=x.dtype)
     none = np.empty(0, dtype=x.dtype)
-    mean, inv_std, gamma, beta, relu = (none, none, none, none, False) if bn is None else bn
+    mean, inv_std, gamma, beta = (none,) * 4 if bn is None else bn
+    res = none if residual is None else _even(residual, th, tw)
     _forward(blas.function(x.dtype), x.reshape(-1), u_filters.reshape(-1), y.reshape(-1),
              m, c, h, w, f, ph, pw, th, tw, _block(m, c, f, th, tw), bn is not None, mean, inv_std,
-             gamma, beta, relu)
+             gamma, beta, residual is not None, res.reshape(-1), bool(relu))
     if not even:
         out[...] = y[:, :, :oh, :ow]
     return out

@@ -37,10 +37,9 @@ class BasicBlock(nn.Module):
         self.downsample = downsample
 
     def forward(self, x):              # each ReLU taken into the pass before it (nn.conv_bn)
-        out = nn.conv_bn(self.conv1, self.bn1, x, relu=True)
-        out = nn.conv_bn(self.conv2, self.bn2, out)
         identity = x if self.downsample is None else self.downsample(x)
-        return F.add_relu(out, identity)
+        out = nn.conv_bn(self.conv1, self.bn1, x, relu=True)
+        return nn.conv_bn(self.conv2, self.bn2, out, relu=True, residual=identity)
 
 
 class Bottleneck(nn.Module):
@@ -59,11 +58,10 @@ class Bottleneck(nn.Module):
         self.downsample = downsample
 
     def forward(self, x):              # each ReLU taken into the pass before it (nn.conv_bn)
+        identity = x if self.downsample is None else self.downsample(x)
         out = nn.conv_bn(self.conv1, self.bn1, x, relu=True)
         out = nn.conv_bn(self.conv2, self.bn2, out, relu=True)
-        out = nn.conv_bn(self.conv3, self.bn3, out)
-        identity = x if self.downsample is None else self.downsample(x)
-        return F.add_relu(out, identity)
+        return nn.conv_bn(self.conv3, self.bn3, out, relu=True, residual=identity)
 
 
 class ResNet(nn.Module):

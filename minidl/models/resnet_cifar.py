@@ -68,7 +68,8 @@ class LambdaShortcut(nn.Module):
 
 class BasicBlock(nn.Module):
     """relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), each ReLU taken into the pass before
-    it and, in evaluation, each batch norm into its convolution (``nn.conv_bn``, ``F.add_relu``).
+    it and, in evaluation, each batch norm, the add and the ReLU into the convolution before them
+    (``nn.conv_bn``).
     (N, in_planes, H, W) -> (N, planes, H/stride, W/stride)."""
     expansion = 1
 
@@ -88,7 +89,7 @@ class BasicBlock(nn.Module):
 
     def forward(self, x):
         out = nn.conv_bn(self.conv1, self.bn1, x, relu=True)      # relu(bn1(conv1(x)))
-        return F.add_relu(nn.conv_bn(self.conv2, self.bn2, out), self.shortcut(x))
+        return nn.conv_bn(self.conv2, self.bn2, out, relu=True, residual=self.shortcut(x))
 
 
 class CifarResNet(nn.Module):

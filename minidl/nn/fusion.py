@@ -6,15 +6,20 @@ from .conv import Conv2d
 from .normalization import BatchNorm2d
 
 
-def conv_bn(conv: Conv2d, bn: BatchNorm2d, x, relu: bool = False):
-    """bn(conv(x), relu=relu). Where bn normalises by its running statistics (evaluation, or
-    frozen statistics), conv has no bias, neither module has hooks and both are the plain
-    classes, one op, ``F.conv2d_batch_norm`` (which is two again where a graph is recorded); the
-    same values either way. Otherwise the two modules, as written."""
-    if not _fusable(conv, bn, x):
+def conv_bn(conv: Conv2d, bn: BatchNorm2d, x, relu: bool = False, residual=None):
+    """bn(conv(x)), + residual where given (a residual block's shortcut), then ReLU where asked.
+    Where bn normalises by its running statistics (evaluation, or frozen statistics), conv has
+    no bias, neither module has hooks and both are the plain classes, one op,
+    ``F.conv2d_batch_norm`` (which is the separate ops again where a graph is recorded); the
+    same values either way. Otherwise the two modules, as written, then F.add_relu."""
+    if _fusable(conv, bn, x):
+        return F.conv2d_batch_norm(x, conv.weight, bn.running_mean, bn.running_var, bn.weight,
+                                   bn.bias, conv.stride, conv.padding, conv.dilation, conv.groups,
+                                   bn.eps, relu, residual)
+    if residual is None:
         return bn(conv(x), relu=relu)
-    return F.conv2d_batch_norm(x, conv.weight, bn.running_mean, bn.running_var, bn.weight, bn.bias,
-                               conv.stride, conv.padding, conv.dilation, conv.groups, bn.eps, relu)
+    y = bn(conv(x))
+    return F.add_relu(y, residual) if relu else y + residual
 
 
 def _fusable(conv, bn, x) -> bool:

@@ -102,7 +102,8 @@ def test_children_stages_and_shapes():
 @pytest.mark.parametrize("stride", [1, 2])
 def test_a_block_computes_the_papers_formula_with_its_relus_fused(stride):
     """relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut(x)) spelt out op by op: the same outputs,
-    input gradient and parameter gradients in training mode (float64, to 1e-12)."""
+    input gradient and parameter gradients in training mode, and in evaluation (the fused
+    convolutions) the same outputs (float64, to 1e-12)."""
     minidl.manual_seed(1)
     block = BasicBlock(4, 4 * stride, stride).double()
     x = np.random.default_rng(2).standard_normal((3, 4, 6, 6))
@@ -120,6 +121,9 @@ def test_a_block_computes_the_papers_formula_with_its_relus_fused(stride):
         return F.relu(block.bn2(block.conv2(out)) + block.shortcut(x))
     for a, b in zip(run(block), run(lecture)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    block.eval()
+    with no_grad():
+        np.testing.assert_allclose(block(Tensor(x)).data, lecture(Tensor(x)).data, rtol=1e-12, atol=1e-12)
 
 
 def test_bad_depth_and_pretrained_head_are_refused():
