@@ -17,6 +17,7 @@ else ``.cpu``), or the reference where the op has no such version, or when it is
     MINIDL_KERNELS=reference python ...    # the same, for a whole run
 
 A fast version takes and returns the same arrays as its reference; tests check that they agree.
+A case it has nothing faster for it returns as ``NotImplemented``, and the reference runs it.
 ``NUMBA_DISABLE_JIT=1`` runs the Numba kernels as plain Python, to step through them.
 ``with kernels.timing() as seconds:`` times every dispatched call inside the block, and
 ``with im2col.override(my_im2col):`` runs your own function in its place.
@@ -59,7 +60,10 @@ class Op:
     def __call__(self, *args, **kwargs):
         impl = self.version_for(args[0])
         timer = getattr(_state, "timer", None)
-        return impl(*args, **kwargs) if timer is None else timer.call(self.name, impl, args, kwargs)
+        out = impl(*args, **kwargs) if timer is None else timer.call(self.name, impl, args, kwargs)
+        if out is NotImplemented:           # a fast version leaves this case to the reference
+            out = self.reference(*args, **kwargs)
+        return out
 
     @contextlib.contextmanager
     def override(self, fn: Callable):

@@ -10,6 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from minidl.functional.activation import add_relu_forward
 from minidl.functional.fused import conv2d_batch_norm_eval
 from minidl.kernels import cpu as nb
 from minidl.kernels.cpu import conv as nb_conv
@@ -41,10 +42,10 @@ def check(inputs, relu, residual):
     if residual is not None:
         residual = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(
             x.dtype if residual == "same" else np.float64)
-    fused = nb.conv2d_batch_norm_eval(x, w, *args, *bn, 1e-5, relu, residual)
+    fused = conv2d_batch_norm_eval(x, w, *args, *bn, 1e-5, relu, residual)     # its .cpu version
     apart = nb.batch_norm_forward_eval(y, *bn, 1e-5, keep_xhat=False, relu=relu and residual is None)[0]
     if residual is not None:
-        apart = nb.add_relu_forward(apart, residual) if relu else apart + residual
+        apart = add_relu_forward(apart, residual) if relu else apart + residual
     assert_same(fused, apart)
     reference = conv2d_batch_norm_eval.reference(x, w, *args, *bn, 1e-5, relu, residual)
     tol = dict(rtol=1e-5, atol=1e-5) if x.dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)

@@ -146,3 +146,13 @@ def test_timing_leaves_out_the_ops_an_op_calls():
     assert seconds["<lambda>"] <= whole
     kernels.OPS.remove(slow_inner)
     kernels.OPS.remove(outer)
+
+
+def test_a_fast_version_returning_not_implemented_hands_the_case_to_the_reference():
+    """add_relu_forward.cpu takes same-shape pairs only; a broadcast pair runs the reference."""
+    a, row = np.array([[-1.0, 2.0], [3.0, -4.0]]), np.array([0.5, 1.0])
+    assert cpu.add_relu_forward(a, row) is NotImplemented
+    np.testing.assert_array_equal(activation.add_relu_forward(a, row), np.maximum(a + row, 0))
+    with kernels.timing() as seconds:
+        activation.add_relu_forward(a, row)
+    assert seconds.calls == {"add_relu_forward": 1}
