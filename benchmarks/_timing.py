@@ -117,6 +117,9 @@ def machine() -> dict:
         import numba
         info["numba"] = numba.__version__
         info["numba_threads"] = numba.get_num_threads()
+        from minidl.kernels.cpu import threads
+        info["numba_pool"] = (f"{numba.threading_layer()} (minidl's kernels use it)" if threads.numba_pool()
+                              else "not used: minidl's worker threads")
     except ImportError:
         pass
     from minidl.backend import cuda_available

@@ -2,10 +2,9 @@
 
 Both are defaults: a user's own setting wins, and ``MINIDL_PROCESS_DEFAULTS=0`` skips them all.
 
-OpenBLAS's threads. minidl's kernels run on a few worker threads of its own, one per core
-(``kernels/cpu/threads.py``), each share of the work on one thread, with OpenBLAS held to one
-thread meanwhile; Numba's own thread pool is never started, and no OpenMP setting is made (an
-OpenMP runtime loaded by torch keeps its own defaults and speed). The products outside those
+OpenBLAS's threads. minidl's kernels run a share of the work on each thread of Numba's pool
+(``kernels/cpu/threads.py``), with OpenBLAS held to one thread meanwhile; no OpenMP setting is
+made (the pool and an OpenMP runtime loaded by torch keep libgomp's defaults). The products outside those
 shares (a linear layer's) use OpenBLAS's pool, whose idle threads by default spin for a while
 before sleeping, stealing the cores the next share needs. OPENBLAS_THREAD_TIMEOUT asks them to
 sleep at once. OpenBLAS reads it when NumPy loads it, so when NumPy was imported first, OpenBLAS

@@ -1,13 +1,13 @@
 """Numba ReLU, forward and backward, and the residual connection's relu(a + b), in one pass each,
-a share of the elements per core (``threads.split``); the references are in
+a share of the elements per thread (``threads.split``); the references are in
 ``minidl.functional.activation``."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import threads
-from .common import ONE_THREAD, float_array, relu, u
+from .common import ONE_THREAD, SHARES, float_array, relu, u
 
 
 @njit(**ONE_THREAD)
@@ -16,10 +16,22 @@ def _relu_forward(start, stop, x, y):
         y[u(q)] = relu(x[u(q)])
 
 
+@njit(**SHARES)
+def _relu_forward_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _relu_forward(bounds[s], bounds[s + 1], *args)
+
+
 @njit(**ONE_THREAD)
 def _add_relu_forward(start, stop, a, b, y):
     for q in range(start, stop):
         y[u(q)] = relu(a[u(q)] + b[u(q)])
+
+
+@njit(**SHARES)
+def _add_relu_forward_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _add_relu_forward(bounds[s], bounds[s + 1], *args)
 
 
 @njit(**ONE_THREAD)
@@ -28,11 +40,17 @@ def _relu_backward(start, stop, dy, y, dx):
         dx[u(q)] = dy[u(q)] * (y[u(q)] > 0)  # as the reference: NaN * 0 stays NaN
 
 
+@njit(**SHARES)
+def _relu_backward_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _relu_backward(bounds[s], bounds[s + 1], *args)
+
+
 def relu_forward(x):
     """y = max(x, 0), any shape."""
     x = float_array(x, "x", "relu_forward", None)
     y = np.empty_like(x)
-    threads.split(_relu_forward, x.size, x.size, x.reshape(-1), y.reshape(-1))
+    threads.split(_relu_forward_shares, x.size, x.size, x.reshape(-1), y.reshape(-1))
     return y
 
 
@@ -45,7 +63,7 @@ def add_relu_forward(a, b):
     a = float_array(a, "a", "add_relu_forward", None)
     b = float_array(b, "b", "add_relu_forward", None)
     y = np.empty_like(a)
-    threads.split(_add_relu_forward, a.size, 2 * a.size, a.reshape(-1), b.reshape(-1), y.reshape(-1))
+    threads.split(_add_relu_forward_shares, a.size, 2 * a.size, a.reshape(-1), b.reshape(-1), y.reshape(-1))
     return y
 
 
@@ -56,6 +74,6 @@ def relu_backward(dy, y):
     if dy.shape != y.shape:
         raise ValueError(f"relu_backward: dy {dy.shape} and y {y.shape} must have one shape")
     dx = np.empty_like(dy)
-    threads.split(_relu_backward, dy.size, dy.size, dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
+    threads.split(_relu_backward_shares, dy.size, dy.size, dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
     return dx
 

@@ -16,9 +16,19 @@ import ctypes
 import functools
 
 import numpy as np
+from numba import njit
 
-ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+from .common import ONE_THREAD
+
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112          # cblas_?gemm's layout and transpose flags
 _SYMBOLS = {np.dtype(np.float32): ("sgemm", ctypes.c_float), np.dtype(np.float64): ("dgemm", ctypes.c_double)}
+
+
+@njit(**ONE_THREAD)
+def address(a, offset):
+    """The address of element ``offset`` of the flat array ``a``: a plain integer, compiled or
+    run as Python (NUMBA_DISABLE_JIT=1), as ctypes wants it."""
+    return int(a.ctypes.data) + offset * a.itemsize
 
 
 @functools.cache

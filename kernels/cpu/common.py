@@ -11,9 +11,10 @@ import numpy as np
 from numba import njit
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-# Every kernel is compiled for the calling thread alone, free of the GIL: each of minidl's worker
-# threads runs one share of the work (``threads.py``), none of them Numba's thread pool.
+# Every kernel is compiled for the calling thread alone, free of the GIL; its launcher, compiled
+# with SHARES, runs it on a share of the work per thread of Numba's pool (``threads.py``).
 ONE_THREAD = dict(cache=True, parallel=False, nogil=True, fastmath=False)
+SHARES = dict(cache=True, parallel=True, nogil=True, fastmath=False)
 u = np.uint64
 
 # Below this many elements a kernel runs on the calling thread alone: waking the other threads

@@ -1,6 +1,8 @@
-"""The CPU convolution: Numba's im2col and col2im a cache-sized block of images at a time, with
-OpenBLAS's products between them (``kernels/blocked_conv.py``), the batch split over one worker
-thread per core (``threads.py``). 3x3 stride-1 layers with 2 or more channels take Winograd's
+"""The CPU convolution, the batch split into one share per thread (``threads.py``): im2col, the
+products and col2im a cache-sized block of images at a time in one Numba loop per share
+(``im2col_conv.py``; grouped layers, and machines where NumPy's BLAS cannot be called from
+compiled code, take NumPy's products between Numba's im2col and col2im, ``kernels/blocked_conv.py``,
+on minidl's worker threads). 3x3 stride-1 layers with 2 or more channels take Winograd's
 F(2x2, 3x3), 16 products on transformed tiles with 2.25x fewer multiply-adds (``winograd.py``);
 other stride-1 layers with small windows and 8 or more channels skip the columns: kh*kw
 products of shifted windows of the padded input (``shifted_conv.py``); stride-1 layers on
@@ -22,6 +24,7 @@ from . import blas, threads
 from .common import float_array
 from .depthwise import depthwise_backward, depthwise_forward
 from .direct_conv import direct_conv2d_backward, direct_conv2d_forward
+from .im2col_conv import im2col_conv2d_backward, im2col_conv2d_forward
 from .norm import running_statistics
 from .shifted_conv import shifted_conv2d_backward, shifted_conv2d_forward
 from .winograd import (flipped_filters, transformed_filters, winograd_conv2d_filter_gradient,
@@ -109,11 +112,18 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
     if path is not None:
         x, w = _matching("conv2d_forward", x, w)
         if path == "direct":
-            threads.over_images(lambda i, j: direct_conv2d_forward(x[i:j], w, padding, oh, ow, y[i:j]), n)
+            direct_conv2d_forward(x, w, padding, oh, ow, y)
         elif path == "winograd":
             _winograd_forward(x, w, padding, y)
         else:
             threads.over_images(lambda i, j: shifted_conv2d_forward(x[i:j], w, padding, dilation, oh, ow, y[i:j]), n)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        return y
+    if groups == 1 and not blas.available():
+        x, w = _matching("conv2d_forward", x, w)
+        im2col_conv2d_forward(x, w, window_geometry("conv2d_forward", x.shape[2:], *w.shape[2:], stride,
+                                                    padding, dilation), y)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
@@ -124,13 +134,9 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
 
 
 def _winograd_forward(x, w, padding, y, bn=None, residual=None, relu=False):
-    """y (N, F, OH, OW) = the Winograd convolution of x by w, the batch over the threads; bn,
-    residual and relu as in ``winograd_conv2d_forward``."""
-    u = transformed_filters(w)
-    oh, ow = y.shape[2:]
-    threads.over_images(lambda i, j: winograd_conv2d_forward(
-        x[i:j], u, padding, oh, ow, y[i:j], bn, None if residual is None else residual[i:j], relu),
-        x.shape[0])
+    """y (N, F, OH, OW) = the Winograd convolution of x by w; bn, residual and relu as in
+    ``winograd_conv2d_forward``."""
+    winograd_conv2d_forward(x, transformed_filters(w), padding, *y.shape[2:], y, bn, residual, relu)
 
 
 def conv2d_batch_norm_eval(x, w, stride, padding, dilation, groups, gamma, beta, mean, var, eps,
@@ -171,22 +177,20 @@ def conv2d_backward(g, x, w, stride, padding, dilation, groups, need_dx=True, ne
         *_, oh, ow = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
         x, w, g = _matching(fn, x, w, g, (oh, ow))
         if path == "direct":
-            def share(i, j):
-                return direct_conv2d_backward(g[i:j], x[i:j], w, padding, need_dx, need_dw,
-                                              dx[i:j] if need_dx else None)[1]
-        elif path == "winograd":
-            u = flipped_filters(w) if need_dx else None
+            return direct_conv2d_backward(g, x, w, padding, need_dx, need_dw, dx)
+        if path == "winograd":
+            if need_dx:
+                winograd_conv2d_input_gradient(g, flipped_filters(w), padding, dx)
+            return dx, (winograd_conv2d_filter_gradient(g, x, padding) if need_dw else None)
 
-            def share(i, j):
-                if need_dx:
-                    winograd_conv2d_input_gradient(g[i:j], u, padding, dx[i:j])
-                return winograd_conv2d_filter_gradient(g[i:j], x[i:j], padding) if need_dw else None
-        else:
-            def share(i, j):
-                return shifted_conv2d_backward(g[i:j], x[i:j], w, padding, dilation, need_dx, need_dw,
-                                               dx[i:j] if need_dx else None)[1]
-        dws = threads.over_images(share, n)
+        dws = threads.over_images(lambda i, j: shifted_conv2d_backward(
+            g[i:j], x[i:j], w, padding, dilation, need_dx, need_dw, dx[i:j] if need_dx else None)[1], n)
         return dx, (_summed(dws) if need_dw else None)
+    if groups == 1 and not blas.available():
+        fn = "conv2d_backward"
+        geometry = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
+        x, w, g = _matching(fn, x, w, g, geometry[-2:])
+        return im2col_conv2d_backward(g, x, w, geometry, need_dx, need_dw, dx)
     cols, back = ((_im2col_one_thread, _col2im_one_thread) if threads.shares(n) > 1
                   else (im2col, col2im))                             # one share: rows, slabs shared
     dws = threads.over_images(lambda i, j: blocked_conv2d_backward(

@@ -10,10 +10,10 @@ The conv2d_forward and conv2d_backward kernels (conv.py) come here for depthwise
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import threads
-from .common import ONE_THREAD, u
+from .common import ONE_THREAD, SHARES, u
 from .windows import valid_range
 
 
@@ -40,6 +40,12 @@ def _forward(p0, p1, x, w, y, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
                             y[u(row + ox)] += wv * x[u(base + ox * sw)]
 
 
+@njit(**SHARES)
+def _forward_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _forward(bounds[s], bounds[s + 1], *args)
+
+
 @njit(**ONE_THREAD)
 def _backward_input(p0, p1, g, w, dx, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """dx[c, oy s + i d - p, ox s + j d - p] += w[c, i, j] g[c, oy, ox], plane by plane."""
@@ -58,6 +64,12 @@ def _backward_input(p0, p1, g, w, dx, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, 
                     base, row = xo + (oy * sh + y0) * wd + x0, go + oy * ow
                     for ox in range(ox_lo, ox_hi):
                         dx[u(base + ox * sw)] += wv * g[u(row + ox)]
+
+
+@njit(**SHARES)
+def _backward_input_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _backward_input(bounds[s], bounds[s + 1], *args)
 
 
 @njit(**ONE_THREAD)
@@ -81,13 +93,19 @@ def _backward_weight(c0, c1, g, x, dwt, n, c, h, wd, kh, kw, sh, sw, ph, pw, dh,
                 dwt[u((ch * kh + i) * kw + j)] = acc
 
 
+@njit(**SHARES)
+def _backward_weight_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _backward_weight(bounds[s], bounds[s + 1], *args)
+
+
 def depthwise_forward(x, w, b, geometry):
     """x (N, C, H, W) float, w (C, 1, kh, kw) -> y (N, C, OH, OW); ``geometry`` is window_geometry's."""
     kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = geometry
     n, c, h, wd = x.shape
     x, w = np.ascontiguousarray(x), np.ascontiguousarray(w, dtype=x.dtype)
     y = np.empty((n, c, oh, ow), dtype=x.dtype)
-    threads.split(_forward, n * c, x.size, x.reshape(-1), w.reshape(-1), y.reshape(-1), c, h, wd, kh, kw,
+    threads.split(_forward_shares, n * c, x.size, x.reshape(-1), w.reshape(-1), y.reshape(-1), c, h, wd, kh, kw,
                   sh, sw, ph, pw, dh, dw, oh, ow)
     if b is not None:
         y += b.reshape(1, c, 1, 1)
@@ -103,11 +121,11 @@ def depthwise_backward(g, x, w, geometry, need_dx=True, need_dw=True):
     dx = dwt = None
     if need_dx:
         dx = np.empty(x.shape, dtype=x.dtype)
-        threads.split(_backward_input, n * c, x.size, g.reshape(-1),
+        threads.split(_backward_input_shares, n * c, x.size, g.reshape(-1),
                       np.ascontiguousarray(w, dtype=x.dtype).reshape(-1), dx.reshape(-1), *args)
     if need_dw:
         dwt = np.empty(w.shape, dtype=np.float64)
-        threads.split(_backward_weight, c, x.size, g.reshape(-1), np.ascontiguousarray(x).reshape(-1),
+        threads.split(_backward_weight_shares, c, x.size, g.reshape(-1), np.ascontiguousarray(x).reshape(-1),
                       dwt.reshape(-1), n, *args)
         dwt = dwt.astype(x.dtype)
     return dx, dwt

@@ -6,10 +6,10 @@ Each can take the ReLU after it into its last pass (``relu``). The references ar
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import threads
-from .common import ONE_THREAD, float_array, relu as _relu, u
+from .common import ONE_THREAD, SHARES, float_array, relu as _relu, u
 
 
 # Per-channel sums run in float64 with fastmath's reassociation (and nothing else of fastmath):
@@ -85,6 +85,12 @@ def _batch_norm_forward_train(c0, c1, x, gamma, beta, eps, relu, y, xhat, mean, 
                     y[u(q)] = g * xh + bt
 
 
+@njit(**SHARES)
+def _batch_norm_forward_train_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _batch_norm_forward_train(bounds[s], bounds[s + 1], *args)
+
+
 @njit(**ONE_THREAD)
 def _batch_norm_backward(c0, c1, dy, xhat, gamma, inv_std, relu, y, dx, dgamma, dbeta, n, c, length):
     """dy, xhat, dx flat (N, C, L); sums per channel in float64, for the channels [c0, c1);
@@ -115,6 +121,12 @@ def _batch_norm_backward(c0, c1, dy, xhat, gamma, inv_std, relu, y, dx, dgamma, 
                     dx[u(q)] = k * (m * dy[u(q)] - s_dy - xhat[u(q)] * s_dy_xhat)
 
 
+@njit(**SHARES)
+def _batch_norm_backward_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _batch_norm_backward(bounds[s], bounds[s + 1], *args)
+
+
 def _channels(a, name: str, fn: str, c: int, dtype) -> np.ndarray:
     """A (C,) float array in the input's dtype."""
     a = float_array(a, name, fn, (1,))
@@ -139,7 +151,7 @@ def batch_norm_forward_train(x, gamma, beta, eps, relu=False):
     y, xhat = np.empty_like(x), np.empty_like(x)
     mean, var, inv_std = (np.empty(c, dtype=x.dtype) for _ in range(3))
     n, length = x.shape[0], x.size // (x.shape[0] * c)
-    threads.split(_batch_norm_forward_train, c, x.size, x.reshape(-1), gamma, beta, float(eps),
+    threads.split(_batch_norm_forward_train_shares, c, x.size, x.reshape(-1), gamma, beta, float(eps),
                   bool(relu), y.reshape(-1), xhat.reshape(-1), mean, var, inv_std, n, c, length)
     return y, mean, var, xhat, inv_std
 
@@ -167,7 +179,7 @@ def batch_norm_backward(dy, xhat, gamma, inv_std, y=None):
     dx = np.empty_like(dy)
     dgamma, dbeta = np.empty(c, dtype=dy.dtype), np.empty(c, dtype=dy.dtype)
     n, length = dy.shape[0], dy.size // (dy.shape[0] * c)
-    threads.split(_batch_norm_backward, c, dy.size, dy.reshape(-1), xhat.reshape(-1), gamma, inv_std,
+    threads.split(_batch_norm_backward_shares, c, dy.size, dy.reshape(-1), xhat.reshape(-1), gamma, inv_std,
                   y is not None, mask.reshape(-1), dx.reshape(-1), dgamma, dbeta, n, c, length)
     return dx, dgamma, dbeta
 
@@ -192,6 +204,12 @@ def _batch_norm_forward_eval(p0, p1, x, gamma, beta, mean, inv_std, y, xhat, kee
                 y[u(q)] = (x[u(q)] - mu) * s * g + bt
 
 
+@njit(**SHARES)
+def _batch_norm_forward_eval_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _batch_norm_forward_eval(bounds[s], bounds[s + 1], *args)
+
+
 def running_statistics(fn, c, dtype, gamma, beta, mean, var, eps):
     """(gamma, beta, mean, inv_std), (C,) arrays of the input's dtype, checked; inv_std in NumPy,
     exactly as the reference rounds it."""
@@ -210,6 +228,6 @@ def batch_norm_forward_eval(x, gamma, beta, mean, var, eps, keep_xhat=True, relu
     y = np.empty_like(x)
     xhat = np.empty_like(x) if keep_xhat else np.empty(1, dtype=x.dtype)
     planes = x.shape[0] * c
-    threads.split(_batch_norm_forward_eval, planes, x.size, x.reshape(-1), gamma, beta, mean, inv_std,
+    threads.split(_batch_norm_forward_eval_shares, planes, x.size, x.reshape(-1), gamma, beta, mean, inv_std,
                   y.reshape(-1), xhat.reshape(-1), keep_xhat, bool(relu), c, x.size // max(planes, 1))
     return y, (xhat if keep_xhat else None), inv_std

@@ -6,12 +6,12 @@ gradient to the winner). Same signatures and results as the references in
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ...geometry import window_geometry
 from ..checks import pool_backward_argmax
 from . import threads
-from .common import ONE_THREAD, float_array, u
+from .common import ONE_THREAD, SHARES, float_array, u
 
 
 @njit(cache=True)
@@ -69,6 +69,12 @@ def _max_pool2d_forward(p0, p1, x, out, argmax, h, w, kh, kw, sh, sw, ph, pw, oh
             _max_pool_plane_exact(x, out, argmax, p, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
+@njit(**SHARES)
+def _max_pool2d_forward_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _max_pool2d_forward(bounds[s], bounds[s + 1], *args)
+
+
 @njit(**ONE_THREAD)
 def _max_pool2x2_forward(p0, p1, x, out, argmax, h, w, sh, sw, oh, ow):
     """The common 2x2 unpadded window, unrolled (4x faster than the general loop)."""
@@ -94,11 +100,17 @@ def _max_pool2x2_forward(p0, p1, x, out, argmax, h, w, sh, sw, oh, ow):
             _max_pool_plane_exact(x, out, argmax, p, h, w, 2, 2, sh, sw, 0, 0, oh, ow)
 
 
+@njit(**SHARES)
+def _max_pool2x2_forward_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _max_pool2x2_forward(bounds[s], bounds[s + 1], *args)
+
+
 @njit(**ONE_THREAD)
-def _max_pool2d_backward(p0, p1, dout, argmax, dx, hw, ohw):
-    """The planes [p0, p1); returns how many argmax entries fell outside the plane (and were
+def _max_pool2d_backward(p0, p1, dout, argmax, dx, hw, ohw, bad):
+    """The planes [p0, p1); bad[p0] = how many argmax entries fell outside the plane (and were
     skipped)."""
-    bad = 0
+    count = 0
     acc = np.empty(hw, dtype=np.float64)  # the reference's bincount sums in float64
     for p in range(p0, p1):
         for q in range(hw):
@@ -106,12 +118,18 @@ def _max_pool2d_backward(p0, p1, dout, argmax, dx, hw, ohw):
         for q in range(p * ohw, (p + 1) * ohw):
             idx = argmax[u(q)]
             if idx < 0 or idx >= hw:
-                bad += 1
+                count += 1
             else:
                 acc[u(idx)] += dout[u(q)]
         for q in range(hw):
             dx[u(p * hw + q)] = acc[u(q)]
-    return bad
+    bad[p0] = count
+
+
+@njit(**SHARES)
+def _max_pool2d_backward_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _max_pool2d_backward(bounds[s], bounds[s + 1], *args)
 
 
 def max_pool2d_forward(x, kh, kw, stride, padding):
@@ -124,9 +142,9 @@ def max_pool2d_forward(x, kh, kw, stride, padding):
     argmax = np.empty((n, c, oh, ow), dtype=np.int64)
     flat = x.reshape(-1), out.reshape(-1), argmax.reshape(-1), h, w
     if (kh, kw, ph, pw) == (2, 2, 0, 0):
-        threads.split(_max_pool2x2_forward, n * c, x.size, *flat, sh, sw, oh, ow)
+        threads.split(_max_pool2x2_forward_shares, n * c, x.size, *flat, sh, sw, oh, ow)
     else:
-        threads.split(_max_pool2d_forward, n * c, x.size, *flat, kh, kw, sh, sw, ph, pw, oh, ow)
+        threads.split(_max_pool2d_forward_shares, n * c, x.size, *flat, kh, kw, sh, sw, ph, pw, oh, ow)
     return out, argmax
 
 
@@ -136,8 +154,10 @@ def max_pool2d_backward(dout, argmax, x_shape):
     (n, c, h, w), argmax = pool_backward_argmax(dout, argmax, x_shape, np)
     dx = np.empty((n, c, h, w), dtype=dout.dtype)
     oh, ow = dout.shape[2:]
-    bad = sum(threads.split(_max_pool2d_backward, n * c, dx.size, dout.reshape(-1), argmax.reshape(-1),
-                            dx.reshape(-1), h * w, oh * ow))
+    counts = np.zeros(max(n * c, 1), dtype=np.int64)     # per share, at its first plane
+    threads.split(_max_pool2d_backward_shares, n * c, dx.size, dout.reshape(-1), argmax.reshape(-1),
+                  dx.reshape(-1), h * w, oh * ow, counts)
+    bad = int(counts.sum())
     if bad:
         raise ValueError(f"max_pool2d_backward: {bad} argmax entries fall outside the {h}x{w} "
                          "input plane")

@@ -1,16 +1,26 @@
-"""Work split over a few Python threads, one per core: how every CPU kernel uses every core
-without handing them between thread pools.
+"""How every CPU kernel uses every core: a share of the work per thread, each share run by a
+Numba loop compiled for one thread.
 
-A convolution alternates im2col and col2im (Numba) with matrix products (OpenBLAS), and each
-library has its own pool of threads. Run one after the other, the pools hand the cores back and
-forth a dozen times a layer, and an idle pool whose threads spin (an OpenMP runtime that
-``import torch`` started, an OpenBLAS started before minidl set its timeout) steals the cores the
-other needs. Here each worker thread takes a share of the images (``over_images``) and does all of
-it alone: the Numba loops compiled for one thread (free of the GIL), and OpenBLAS held to one
-thread while the shares run. The other kernels (batch norm, ReLU, pooling, the depthwise
-convolution, im2col called alone) split their channels, planes or elements the same way
-(``split``), so Numba's own thread pool never starts. No pool waits on another, whatever was
-imported first.
+A kernel is written for one thread over a range, ``kernel(start, stop, ...)``, and beside it its
+launcher, the same call over a set of shares in one ``prange``:
+
+    @njit(**SHARES)
+    def _relu_forward_shares(bounds, *args):
+        for s in prange(bounds.size - 1):
+            _relu_forward(bounds[s], bounds[s + 1], *args)
+
+``split(launcher, n, work, ...)`` cuts range(n) into one share per Numba thread and runs the
+launcher on Numba's thread pool (OpenMP where Numba has it): handing a share to a thread takes a
+few microseconds there, against about 90 for a Python thread, which must be woken and take the
+GIL. Small work (below common.PARALLEL_WORK elements) runs on the calling thread alone. The
+kernels that call BLAS (the convolutions' products) hold it to one thread meanwhile
+(``blas_on_one_thread``), so that no share's product waits for BLAS's own threads.
+
+Where Numba's pool cannot be used safely (its threading layer is ``workqueue``, which one Python
+thread at a time may enter, or this process was forked from one that started the pool), and for
+work that is Python code (``over_images``: the shares of a convolution written with NumPy's
+products), the shares go to minidl's worker threads instead: the first share on the calling
+thread, the others on one worker thread per core.
 
 ``numba.set_num_threads`` sets how many shares (threadpoolctl's BLAS limit is saved and put back).
 """
@@ -18,14 +28,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numba
+import numpy as np
+from numba import njit, prange
 from threadpoolctl import ThreadpoolController
 
-from .common import PARALLEL_WORK
+from .common import PARALLEL_WORK, SHARES
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -41,6 +54,14 @@ def shares(n: int) -> int:
     return max(1, min(n, numba.get_num_threads()))
 
 
+def share_bounds(n: int) -> np.ndarray:
+    """The bounds of the shares of range(n): share s is [bounds[s], bounds[s + 1]). A kernel that
+    sums each share's images apart (a filter's gradient) is split over range(bounds.size - 1),
+    and takes its images from these."""
+    parts = shares(n)
+    return np.array([n * k // parts for k in range(parts + 1)])
+
+
 def over_images(job: Callable[[int, int], object], n: int) -> list:
     """[job(start, stop) for each share of range(n)], the first share on the calling thread and
     the others on worker threads, with BLAS on one thread meanwhile. Results in share order; the
@@ -48,15 +69,44 @@ def over_images(job: Callable[[int, int], object], n: int) -> list:
     return _over_shares(job, n, blas_one_thread=True)
 
 
-def split(kernel, n: int, work: int, *args) -> list:
-    """[kernel(start, stop, *args) for each share of range(n)], run as ``over_images`` runs
-    them, for the Numba loops compiled for one thread (batch norm's channels, ReLU's elements,
-    max-pooling's planes): on one thread when ``work`` (elements touched) is below
-    common.PARALLEL_WORK. Numba's own thread pool is not used, so an OpenMP runtime that another
-    library left spinning cannot slow these down."""
-    if work < PARALLEL_WORK:
-        return [kernel(0, n, *args)]
-    return _over_shares(lambda i, j: kernel(i, j, *args), n, blas_one_thread=False)
+def split(launcher, n: int, work: int, *args, blas_one_thread: bool = False) -> None:
+    """launcher(bounds, *args): ``kernel(start, stop, *args)`` for each share of range(n), on
+    Numba's threads, or on the calling thread alone when ``work`` (elements touched) is below
+    common.PARALLEL_WORK. blas_one_thread: BLAS runs each product on its calling thread meanwhile."""
+    parts = 1 if work < PARALLEL_WORK else shares(n)
+    if parts == 1 or threading.current_thread().name.startswith(_PREFIX):
+        # The launcher's loop as Python, over one share: the kernel alone, on this thread.
+        getattr(launcher, "py_func", launcher)(np.array([0, n]), *args)
+        return
+    with blas_on_one_thread() if blas_one_thread else contextlib.nullcontext():
+        if numba_pool():
+            launcher(share_bounds(n), *args)
+        else:
+            run = getattr(launcher, "py_func", launcher)
+            _over_shares(lambda i, j: run(np.array([i, j]), *args), n, blas_one_thread=False)
+
+
+@njit(**SHARES)
+def _probe(bounds, out):
+    for s in prange(bounds.size - 1):
+        out[s] = bounds[s]
+
+
+_pool_pid = None
+
+
+def numba_pool() -> bool:
+    """Whether ``split`` runs its shares on Numba's thread pool: its threading layer lets any
+    thread launch work (OpenMP or TBB, not workqueue), and this process is the one that started
+    it (a forked child would hang in OpenMP)."""
+    global _pool_pid
+    if _pool_pid is None:
+        try:
+            _probe(np.array([0, 1]), np.empty(1, dtype=np.int64))
+            _pool_pid = os.getpid() if numba.threading_layer() in ("omp", "tbb") else -1
+        except (ImportError, ValueError, RuntimeError):   # no threading layer could be loaded
+            _pool_pid = -1
+    return _pool_pid == os.getpid()
 
 
 def _over_shares(job, n, blas_one_thread: bool):
@@ -65,7 +115,7 @@ def _over_shares(job, n, blas_one_thread: bool):
     parts = 1 if threading.current_thread().name.startswith(_PREFIX) else shares(n)
     if parts == 1:
         return [job(0, n)]
-    bounds = [n * k // parts for k in range(parts + 1)]
+    bounds = share_bounds(n).tolist()
     with blas_on_one_thread() if blas_one_thread else contextlib.nullcontext():
         others = [_workers(parts - 1).submit(job, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
         try:

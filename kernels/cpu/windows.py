@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ...geometry import out_array, window_geometry
 from ..checks import col2im_geometry
 from . import threads
-from .common import ONE_THREAD, float_array, u
+from .common import ONE_THREAD, SHARES, float_array, u
 
 
 @njit(cache=True)
@@ -26,7 +26,7 @@ def valid_range(offset, stride, count, size):
 
 
 @njit(**ONE_THREAD)
-def _im2col(r0, r1, x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+def im2col_rows(r0, r1, x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     # The rows r = (channel ch, offset i, j) in [r0, r1): whole rows, front to back, reading one
     # shifted input plane per image.
     for r in range(r0, r1):
@@ -56,8 +56,14 @@ def _im2col(r0, r1, x, cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
                     cols[u(row + ox)] = 0
 
 
+@njit(**SHARES)
+def im2col_rows_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        im2col_rows(bounds[s], bounds[s + 1], *args)
+
+
 @njit(**ONE_THREAD)
-def _col2im(t0, t1, cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, chunk):
+def col2im_tasks(t0, t1, cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, chunk):
     # The tasks t = (channel, block of `chunk` images) in [t0, t1): the block's dx planes stay in
     # cache while the task reads its stretch of each of the channel's kh*kw rows of cols front to
     # back.
@@ -87,6 +93,12 @@ def _col2im(t0, t1, cols, dx, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow
                             dx[u(base + ox * sw)] += cols[u(r + ox)]
 
 
+@njit(**SHARES)
+def col2im_tasks_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        col2im_tasks(bounds[s], bounds[s + 1], *args)
+
+
 # A col2im task keeps this many bytes of dx planes in cache (half of a 512 kB L2 cache).
 _COL2IM_SLAB = 256 << 10
 
@@ -108,9 +120,9 @@ def im2col(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None, 
     cols = out_array(out, (c * kh * kw, n * oh * ow), x.dtype, "im2col", np)
     args = (x.reshape(-1), cols.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     if one_thread:
-        _im2col(0, c * kh * kw, *args)
+        im2col_rows(0, c * kh * kw, *args)
     else:
-        threads.split(_im2col, c * kh * kw, cols.size, *args)
+        threads.split(im2col_rows_shares, c * kh * kw, cols.size, *args)
     return cols
 
 
@@ -124,8 +136,8 @@ def col2im(cols, x_shape, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)
     args = (cols.reshape(-1), dx.reshape(-1), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, chunk)
     tasks = c * -(-n // chunk)
     if one_thread:
-        _col2im(0, tasks, *args)
+        col2im_tasks(0, tasks, *args)
     else:
-        threads.split(_col2im, tasks, cols.size, *args)
+        threads.split(col2im_tasks_shares, tasks, cols.size, *args)
     return dx
 

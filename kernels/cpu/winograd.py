@@ -28,10 +28,11 @@ direct float32 sums' (a few 1e-7 of the largest output on ResNet-20's layers).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from . import blas
-from .common import ONE_THREAD, pad_plane, relu as _relu, u
+from . import blas, threads
+from .blas import NO_TRANS, ROW_MAJOR, TRANS, address
+from .common import ONE_THREAD, SHARES, pad_plane, relu as _relu, u
 
 # The transformed planes of one block of images, input and output together: half of a core's 2 MB
 # L2 cache, so that the products read what the transforms wrote from the cache.
@@ -129,51 +130,55 @@ def _gradient_tiles(g, gt, ps, m, f, th, tw, t_all):
                         gt[u(k + 2 * ps + tx)], gt[u(k + 3 * ps + tx)] = p0 - p1, -p1
 
 
-# cblas_?gemm's constants (blas.py): row-major, plain or transposed.
-_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-
-
 @njit(**ONE_THREAD)
-def _address(a, offset):
-    """The address of element ``offset`` of the flat array ``a``: a plain integer, compiled or
-    run as Python (NUMBA_DISABLE_JIT=1), as ctypes wants it."""
-    return int(a.ctypes.data) + offset * a.itemsize
-
-
-@njit(**ONE_THREAD)
-def _forward(gemm, x, u_filters, y, m, c, h, w, f, ph, pw, th, tw, block, bn, mean, inv_std, gamma,
-             beta, add, res, relu):
-    # x (m, C, H, W), U (16, F, C), flat -> y (m, F, 2*th, 2*tw), flat, a block of images at a
-    # time: V = the input tiles, M_k = U_k @ V_k for each of the 16 planes, y = A^T M A (with
-    # batch norm's evaluation, a residual and a ReLU applied as it is written, _output_tiles).
+def _forward(i0, i1, gemm, x, u_filters, y, c, h, w, f, ph, pw, th, tw, block, bn, mean, inv_std,
+             gamma, beta, add, res, relu):
+    # x (N, C, H, W), U (16, F, C), flat -> y (N, F, 2*th, 2*tw), flat, for the images [i0, i1),
+    # a block of images at a time: V = the input tiles, M_k = U_k @ V_k for each of the 16
+    # planes, y = A^T M A (with batch norm's evaluation, a residual and a ReLU applied as it is
+    # written, _output_tiles).
     t_all = block * th * tw
     ps_v, ps_m = c * t_all + 16, f * t_all + 16
     v, mt = np.empty(16 * ps_v, dtype=x.dtype), np.empty(16 * ps_m, dtype=x.dtype)
-    for i in range(0, m, block):
-        mb = min(block, m - i)
+    for i in range(i0, i1, block):
+        mb = min(block, i1 - i)
         _input_tiles(x[u(i * c * h * w):], v, ps_v, mb, c, h, w, ph, pw, th, tw, t_all)
         for k in range(16):
-            gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, f, mb * th * tw, c, 1.0, _address(u_filters, k * f * c), c,
-                 _address(v, k * ps_v), t_all, 0.0, _address(mt, k * ps_m), t_all)
+            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, f, mb * th * tw, c, 1.0, address(u_filters, k * f * c), c,
+                 address(v, k * ps_v), t_all, 0.0, address(mt, k * ps_m), t_all)
         at = u(i * f * 4 * th * tw)
         _output_tiles(mt, ps_m, y[at:], mb, f, th, tw, t_all, bn, mean, inv_std, gamma, beta, add,
                       res[at:] if add else res, relu)
 
 
+@njit(**SHARES)
+def _forward_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _forward(bounds[s], bounds[s + 1], *args)
+
+
 @njit(**ONE_THREAD)
-def _filter_products(gemm, g, x, du, m, c, h, w, f, ph, pw, th, tw, block):
-    # dL/dy g (m, F, 2*th, 2*tw), x (m, C, H, W), flat -> dU (16, F, C), flat, zeroed:
-    # dU_k += dY_k @ V_k^T for each block of images and each of the 16 planes.
+def _filter_products(s0, s1, images, gemm, g, x, du, c, h, w, f, ph, pw, th, tw, block):
+    # dL/dy g (N, F, 2*th, 2*tw), x (N, C, H, W), flat -> dU (shares, 16, F, C), flat, zeroed:
+    # for each share s in [s0, s1), the images [images[s], images[s + 1]), a block at a time,
+    # dU[s]_k += dY_k @ V_k^T for each of the 16 planes.
     t_all = block * th * tw
     ps_g, ps_v = f * t_all + 16, c * t_all + 16
     gt, v = np.empty(16 * ps_g, dtype=x.dtype), np.empty(16 * ps_v, dtype=x.dtype)
-    for i in range(0, m, block):
-        mb = min(block, m - i)
-        _gradient_tiles(g[u(i * f * 4 * th * tw):], gt, ps_g, mb, f, th, tw, t_all)
-        _input_tiles(x[u(i * c * h * w):], v, ps_v, mb, c, h, w, ph, pw, th, tw, t_all)
-        for k in range(16):
-            gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, f, c, mb * th * tw, 1.0, _address(gt, k * ps_g), t_all,
-                 _address(v, k * ps_v), t_all, 1.0, _address(du, k * f * c), c)
+    for s in range(s0, s1):
+        for i in range(images[s], images[s + 1], block):
+            mb = min(block, images[s + 1] - i)
+            _gradient_tiles(g[u(i * f * 4 * th * tw):], gt, ps_g, mb, f, th, tw, t_all)
+            _input_tiles(x[u(i * c * h * w):], v, ps_v, mb, c, h, w, ph, pw, th, tw, t_all)
+            for k in range(16):
+                gemm(ROW_MAJOR, NO_TRANS, TRANS, f, c, mb * th * tw, 1.0, address(gt, k * ps_g), t_all,
+                     address(v, k * ps_v), t_all, 1.0, address(du, (s * 16 + k) * f * c), c)
+
+
+@njit(**SHARES)
+def _filter_products_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _filter_products(bounds[s], bounds[s + 1], *args)
 
 
 def _tiles(oh, ow):
@@ -222,11 +227,12 @@ def _even(a, th, tw):
 
 
 def winograd_conv2d_forward(x, u_filters, padding, oh, ow, out, bn=None, residual=None, relu=False):
-    """x (m, C, H, W), U (16, F, C) from ``transformed_filters``, both C-contiguous of one dtype
-    -> y written into ``out`` (m, F, OH, OW), C-contiguous, stride 1. Applied to each output as
-    it is written, in this order and with the operations of the separate kernels: bn, (mean,
-    inv_std, gamma, beta) of shape (F,), batch norm with running statistics
-    (``norm.batch_norm_forward_eval``); residual, an array like out, added; relu, max(0, .)."""
+    """x (N, C, H, W), U (16, F, C) from ``transformed_filters``, both C-contiguous of one dtype
+    -> y written into ``out`` (N, F, OH, OW), C-contiguous, stride 1, a share of the images per
+    thread. Applied to each output as it is written, in this order and with the operations of
+    the separate kernels: bn, (mean, inv_std, gamma, beta) of shape (F,), batch norm with running
+    statistics (``norm.batch_norm_forward_eval``); residual, an array like out, added; relu,
+    max(0, .)."""
     (m, c, h, w), f, (ph, pw) = x.shape, u_filters.shape[1], padding
     th, tw = _tiles(oh, ow)
     even = (oh, ow) == (2 * th, 2 * tw)
@@ -234,17 +240,18 @@ def winograd_conv2d_forward(x, u_filters, padding, oh, ow, out, bn=None, residua
     none = np.empty(0, dtype=x.dtype)
     mean, inv_std, gamma, beta = (none,) * 4 if bn is None else bn
     res = none if residual is None else _even(residual, th, tw)
-    _forward(blas.function(x.dtype), x.reshape(-1), u_filters.reshape(-1), y.reshape(-1),
-             m, c, h, w, f, ph, pw, th, tw, _block(m, c, f, th, tw), bn is not None, mean, inv_std,
-             gamma, beta, residual is not None, res.reshape(-1), bool(relu))
+    threads.split(_forward_shares, m, x.size + y.size, blas.function(x.dtype), x.reshape(-1),
+                  u_filters.reshape(-1), y.reshape(-1), c, h, w, f, ph, pw, th, tw,
+                  _block(_share(m), c, f, th, tw), bn is not None, mean, inv_std, gamma, beta,
+                  residual is not None, res.reshape(-1), bool(relu), blas_one_thread=True)
     if not even:
         out[...] = y[:, :, :oh, :ow]
     return out
 
 
 def winograd_conv2d_input_gradient(g, u_flipped, padding, out):
-    """dL/dy (m, F, OH, OW), U (16, C, F) from ``flipped_filters`` -> dL/dx written into ``out``
-    (m, C, H, W): the stride-1 correlation of dL/dy, padded by 2 - p, with the flipped filters
+    """dL/dy (N, F, OH, OW), U (16, C, F) from ``flipped_filters`` -> dL/dx written into ``out``
+    (N, C, H, W): the stride-1 correlation of dL/dy, padded by 2 - p, with the flipped filters
 
         dx[n, c, y, x] = sum_{f, i, j} dy[n, f, y + ph - i, x + pw - j] w[f, c, i, j]
 
@@ -254,12 +261,20 @@ def winograd_conv2d_input_gradient(g, u_flipped, padding, out):
 
 
 def winograd_conv2d_filter_gradient(g, x, padding):
-    """dL/dy (m, F, OH, OW), x (m, C, H, W), C-contiguous of one dtype -> dL/dW (F, C, 3, 3):
-    dU_k = the sum over the images of dY_k @ V_k^T (dY_t = A dy A^T, V_t = B^T d B), then
-    G^T dU G."""
+    """dL/dy (N, F, OH, OW), x (N, C, H, W), C-contiguous of one dtype -> dL/dW (F, C, 3, 3):
+    dU_k = the sum over the images of dY_k @ V_k^T (dY_t = A dy A^T, V_t = B^T d B), each
+    thread's share of the images summed apart, then G^T dU G."""
     (m, c, h, w), (f, oh, ow), (ph, pw) = x.shape, g.shape[1:], padding
     th, tw = _tiles(oh, ow)
-    du = np.zeros((16, f, c), dtype=g.dtype)
-    _filter_products(blas.function(g.dtype), _even(g, th, tw).reshape(-1), x.reshape(-1), du.reshape(-1),
-                     m, c, h, w, f, ph, pw, th, tw, _block(m, c, f, th, tw))
-    return _filter_gradient(du)
+    images = threads.share_bounds(m)
+    du = np.zeros((images.size - 1, 16, f, c), dtype=g.dtype)
+    threads.split(_filter_products_shares, images.size - 1, x.size + g.size, images, blas.function(g.dtype),
+                  _even(g, th, tw).reshape(-1), x.reshape(-1), du.reshape(-1), c, h, w, f, ph, pw, th, tw,
+                  _block(_share(m), c, f, th, tw), blas_one_thread=True)
+    return _filter_gradient(du.sum(0))
+
+
+def _share(m):
+    """The images of the largest share of a batch of m."""
+    return -(-m // threads.shares(m))
+

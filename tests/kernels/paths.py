@@ -19,12 +19,13 @@ def counted(fn):
 
 def check_through(inputs, shares: int, functions: tuple[str, ...], settings=()) -> list:
     """check_fast_convolution(inputs) with conv.py's ``functions`` counted, the batch in at most
-    ``shares`` shares and each (module, name, value) of ``settings`` in place; the counted
+    ``shares`` shares however small it is, and each (module, name, value) of ``settings`` in place; the counted
     functions, in order, to assert on their calls."""
     fns = [counted(getattr(nb_conv, name)) for name in functions]
     with contextlib.ExitStack() as patches:
         for target, name, value in (*settings, *zip([nb_conv] * len(fns), functions, fns),
-                                    (nb_threads, "shares", lambda n: max(1, min(n, shares)))):
+                                    (nb_threads, "shares", lambda n: max(1, min(n, shares))),
+                                    (nb_threads, "PARALLEL_WORK", 0)):
             patches.enter_context(mock.patch.object(target, name, value))
         check_fast_convolution(inputs, None)
     return fns

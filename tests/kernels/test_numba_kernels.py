@@ -20,6 +20,7 @@ from minidl.functional.norm import batch_norm_backward, batch_norm_forward_eval,
 from minidl.functional.pool import max_pool2d_backward, max_pool2d_forward
 from minidl.kernels import cpu as nb
 from minidl.kernels.cpu import conv as nb_conv
+from minidl.kernels.cpu import im2col_conv as nb_im2col_conv
 from minidl.kernels.cpu import threads as nb_threads
 from minidl.kernels.cpu import windows as nb_windows
 from .window_cases import cases, pointwise_inputs
@@ -98,9 +99,9 @@ def conv_inputs(draw):
 @settings(max_examples=40, deadline=None)
 @given(inputs=conv_inputs(), block_images=st.sampled_from([None, 1, 2]), shares=st.integers(1, 3))
 def test_conv2d_forward_and_backward_match_reference_in_blocks_of_any_size(inputs, block_images, shares):
-    """Also split over 1, 2 or 3 worker threads (uneven shares when N is not a multiple): each
-    share writes its images' y and dL/dx, and dL/dW sums the shares' parts."""
-    with mock.patch.object(nb_threads, "shares", lambda n: max(1, min(n, shares))):
+    """Also split into 1, 2 or 3 shares however small (uneven shares when N is not a multiple):
+    each share writes its images' y and dL/dx, and dL/dW sums the shares' parts."""
+    with split_over(shares):
         check_fast_convolution(inputs, block_images)
 
 
@@ -142,8 +143,10 @@ def check_fast_convolution(inputs, block_images):
     g = np.random.default_rng(int(abs(x.flat[0]) * 1e6)).standard_normal(y_ref.shape).astype(x.dtype)
     dx_ref, dw_ref = conv2d_backward.reference(g, x, w, *args)
     cols_bytes = im2col.reference(x, *w.shape[2:], stride, padding, dilation).nbytes // x.shape[0]
-    block = nb_conv.BLOCK_BYTES if block_images is None else block_images * cols_bytes
-    with mock.patch.object(nb_conv, "BLOCK_BYTES", block):
+    with contextlib.ExitStack() as blocks:
+        for module in (nb_conv, nb_im2col_conv):     # NumPy's products (groups > 1), and BLAS's
+            block = module.BLOCK_BYTES if block_images is None else block_images * cols_bytes
+            blocks.enter_context(mock.patch.object(module, "BLOCK_BYTES", block))
         y = nb.conv2d_forward(x, w, b, *args)
         dx, dw = nb.conv2d_backward(g, x, w, *args)
         dx_only, no_dw = nb.conv2d_backward(g, x, w, *args, need_dw=False)

@@ -1,11 +1,85 @@
-"""The CPU convolution's worker threads (kernels/cpu/threads.py): shares cover the batch once, in
-order; an error in any share reaches the caller; BLAS gets its thread counts back."""
+"""How the CPU kernels share the cores (kernels/cpu/threads.py): on Numba's pool and on minidl's
+worker threads, shares cover the range once, in order; small work stays on the calling thread;
+an error in any worker share reaches the caller; BLAS gets its thread counts back."""
 import threading
 from unittest import mock
 
+import numba
+import numpy as np
 import pytest
+from numba import njit, prange
 
 from minidl.kernels.cpu import threads
+from minidl.kernels.cpu.common import ONE_THREAD, SHARES
+
+
+@njit(**ONE_THREAD)
+def _mark(start, stop, first, thread):
+    for q in range(start, stop):
+        first[q] = start
+        thread[q] = numba.get_thread_id()
+
+
+@njit(**SHARES)
+def _mark_shares(bounds, *args):
+    for s in prange(bounds.size - 1):
+        _mark(bounds[s], bounds[s + 1], *args)
+
+
+def marked(n, work, parts):
+    """(first index of each element's share, the Numba thread that ran it) after split."""
+    first, thread = np.full(n, -1), np.full(n, -1)
+    with mock.patch.object(threads, "shares", lambda m: max(1, min(m, parts))):
+        threads.split(_mark_shares, n, work, first, thread)
+    return first, thread
+
+
+@pytest.mark.parametrize("n, parts", [(1, 3), (2, 2), (7, 3), (64, 2), (5, 5)])
+def test_split_covers_the_range_once_in_order_on_numbas_threads(n, parts):
+    first, thread = marked(n, threads.PARALLEL_WORK, parts)
+    bounds = [n * k // min(n, parts) for k in range(min(n, parts) + 1)]
+    assert first.tolist() == [a for a, b in zip(bounds, bounds[1:]) for _ in range(a, b)]
+    if threads.numba_pool() and min(n, parts) > 1 and numba.get_num_threads() > 1:
+        assert len(set(thread.tolist())) > 1            # the pool, not the calling thread alone
+
+
+def test_small_work_runs_on_the_calling_thread_in_one_share():
+    first, thread = marked(10, threads.PARALLEL_WORK - 1, 2)
+    assert first.tolist() == [0] * 10 and set(thread.tolist()) == {numba.get_thread_id()}
+
+
+def test_without_numbas_pool_split_runs_its_shares_on_the_worker_threads():
+    """Where Numba's pool cannot be used (the workqueue layer, a forked child), each share is
+    the launcher's loop run as Python over that share, on minidl's worker threads."""
+    where = []
+
+    def launcher(bounds, out):
+        where.append((threading.current_thread().name, *bounds.tolist()))
+        out[bounds[0]:bounds[1]] = bounds[0]
+
+    out = np.full(6, -1)
+    with mock.patch.object(threads, "numba_pool", lambda: False), \
+            mock.patch.object(threads, "shares", lambda m: 2):
+        threads.split(launcher, 6, threads.PARALLEL_WORK, out)
+    assert out.tolist() == [0, 0, 0, 3, 3, 3]
+    assert sorted(w[1:] for w in where) == [(0, 3), (3, 6)]
+    assert any(name.startswith("minidl-worker") for name, *_ in where)
+
+
+def test_kernels_that_call_blas_run_with_blas_on_one_thread_and_give_it_back():
+    before, inside = blas_threads(), []
+    with mock.patch.object(threads, "shares", lambda m: 2):
+        threads.split(lambda bounds: inside.append(blas_threads()), 4, threads.PARALLEL_WORK,
+                      blas_one_thread=True)
+    assert inside and all(count == 1 for counts in inside for count in counts)
+    assert blas_threads() == before
+
+
+def test_a_forked_child_does_not_use_the_pool_its_parent_started():
+    if not threads.numba_pool():
+        pytest.skip(f"Numba's pool is not used here (threading layer: {numba.threading_layer()})")
+    with mock.patch.object(threads.os, "getpid", lambda: -2):
+        assert not threads.numba_pool()
 
 
 def blas_threads():
@@ -13,7 +87,7 @@ def blas_threads():
 
 
 @pytest.mark.parametrize("n, parts", [(1, 3), (2, 2), (7, 3), (64, 2), (5, 5)])
-def test_shares_cover_the_batch_once_in_order(n, parts):
+def test_worker_shares_cover_the_batch_once_in_order(n, parts):
     seen = []
     with mock.patch.object(threads, "shares", lambda m: max(1, min(m, parts))):
         results = threads.over_images(lambda i, j: (seen.append((i, j)), (i, j))[1], n)
@@ -60,11 +134,11 @@ def test_a_share_that_asks_for_shares_runs_them_itself():
     the pool it belongs to could wait for ever."""
     inner = []
 
-    def kernel(start, stop):
-        inner.append((threading.current_thread().name, start, stop))
+    def launcher(bounds):
+        inner.append((threading.current_thread().name, *bounds.tolist()))
 
     with mock.patch.object(threads, "shares", lambda m: 2), mock.patch.object(threads, "PARALLEL_WORK", 0):
-        threads.over_images(lambda i, j: threads.split(kernel, 10, 10) if i > 0 else None, 4)
+        threads.over_images(lambda i, j: threads.split(launcher, 10, 10) if i > 0 else None, 4)
     assert len(inner) == 1 and inner[0][0].startswith("minidl-worker") and inner[0][1:] == (0, 10)
 
 
