@@ -5,7 +5,7 @@ For a block of m images, the columns X_col (C*kh*kw, m*OH*OW) hold every window 
 the lecture's im2col), and with W_row = w as (F, C*kh*kw) and G dL/dy as (F, m*OH*OW):
 
     y     = W_row @ X_col                       forward
-    dW   += G @ X_col^T                         summed over the blocks of a share
+    dW^T += X_col @ G^T                         summed over the blocks of a share
     dX    = col2im(W_row^T @ G)                 overlapping windows summed back (``col2im_tasks``)
 
 Each product is a BLAS call from compiled code (``blas.function``, cblas_?gemm, the GIL
@@ -59,7 +59,8 @@ def _forward_shares(bounds, *args):
 def _backward(s0, s1, images, gemm, g, x, w, dx, dwt, need_dx, need_dw, c, h, wd, f, kh, kw, sh, sw,
               ph, pw, dh, dw, oh, ow, block):
     # For each share s in [s0, s1), the images [images[s], images[s + 1]), a block at a time:
-    # dL/dx into dx (N, C, H, W), and dL/dW summed into the share's own (F, C*kh*kw) of dwt.
+    # dL/dx into dx (N, C, H, W), and dL/dW, transposed, summed into the share's own
+    # (C*kh*kw, F) of dwt (X_col @ G^T: BLAS is faster at it than at G @ X_col^T).
     rows, pos = c * kh * kw, oh * ow
     cols = np.empty(rows * block * pos, dtype=x.dtype)
     gb = np.empty(f * block * pos, dtype=x.dtype)
@@ -73,8 +74,8 @@ def _backward(s0, s1, images, gemm, g, x, w, dx, dwt, need_dx, need_dw, c, h, wd
                         gb[u(dst + q)] = g[u(src + q)]
             if need_dw:
                 im2col_rows(0, rows, x[u(i * c * h * wd):], cols, mb, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
-                gemm(ROW_MAJOR, NO_TRANS, TRANS, f, rows, mb * pos, 1.0, address(gb, 0), mb * pos,
-                     address(cols, 0), mb * pos, 1.0, address(dwt, s * f * rows), rows)
+                gemm(ROW_MAJOR, NO_TRANS, TRANS, rows, f, mb * pos, 1.0, address(cols, 0), mb * pos,
+                     address(gb, 0), mb * pos, 1.0, address(dwt, s * rows * f), f)
             if need_dx:
                 gemm(ROW_MAJOR, TRANS, NO_TRANS, rows, mb * pos, f, 1.0, address(w, 0), rows,
                      address(gb, 0), mb * pos, 0.0, address(cols, 0), mb * pos)
@@ -113,9 +114,9 @@ def im2col_conv2d_backward(g, x, w, geometry, need_dx, need_dw, dx_out):
     (n, c, h, wd), f = x.shape, w.shape[0]
     images = threads.share_bounds(n)
     block = _block(-(-n // threads.shares(n)), c * kh * kw, oh * ow, x.itemsize)
-    dwt = np.zeros((images.size - 1, f, c * kh * kw), dtype=g.dtype)
+    dwt = np.zeros((images.size - 1, c * kh * kw, f), dtype=g.dtype)
     dx = dx_out if need_dx else np.empty(1, dtype=g.dtype)
     threads.split(_backward_shares, images.size - 1, x.size + g.size, images, blas.function(g.dtype),
                   g.reshape(-1), x.reshape(-1), w.reshape(-1), dx.reshape(-1), dwt.reshape(-1), need_dx, need_dw,
                   c, h, wd, f, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, block, blas_one_thread=True)
-    return (dx_out if need_dx else None), (dwt.sum(0).reshape(w.shape) if need_dw else None)
+    return (dx_out if need_dx else None), (np.ascontiguousarray(dwt.sum(0).T).reshape(w.shape) if need_dw else None)
