@@ -49,6 +49,17 @@ _blas_users = 0                 # blocks inside blas_on_one_thread, over every c
 _blas_counts: list[int] = []    # the thread counts the first of them found
 
 
+def _forget_the_parents_threads() -> None:
+    """In a forked child: the worker threads (and any thread holding a lock) stayed behind in the
+    parent, so start from nothing, as a fresh process would."""
+    global _pool, _pool_size, _pool_lock, _blas_lock, _blas_users
+    _pool, _pool_size, _blas_users = None, 0, 0
+    _pool_lock, _blas_lock = threading.Lock(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_the_parents_threads)
+
+
 def shares(n: int) -> int:
     """How many shares a batch of n images is split into: one per Numba thread, at most n."""
     return max(1, min(n, numba.get_num_threads()))

@@ -28,6 +28,7 @@ def _mark_shares(bounds, *args):
 
 def marked(n, work, parts):
     """(first index of each element's share, the Numba thread that ran it) after split."""
+    threads.numba_pool()            # get_thread_id needs the threading layer loaded, even on one thread
     first, thread = np.full(n, -1), np.full(n, -1)
     with mock.patch.object(threads, "shares", lambda m: max(1, min(m, parts))):
         threads.split(_mark_shares, n, work, first, thread)
@@ -160,3 +161,25 @@ def test_blas_gets_its_threads_back_only_when_the_last_of_overlapping_blocks_clo
     finally:
         for lib, count in zip(libs, original):
             lib.set_num_threads(count)
+
+
+def _relu_in_child(queue):
+    from minidl.kernels.cpu import activation
+    x = np.linspace(-1, 1, 4 * threads.PARALLEL_WORK)
+    queue.put(bool(np.array_equal(activation.relu_forward(x), np.maximum(x, 0))) and not threads.numba_pool())
+
+
+def test_a_child_forked_after_the_pool_started_still_computes():
+    """GNU OpenMP cannot be used in a child forked from a process that started its threads (the
+    child hangs or aborts): there the shares go to minidl's worker threads, and come out right."""
+    import multiprocessing
+    if not threads.numba_pool():
+        pytest.skip(f"Numba's pool is not used here (threading layer: {numba.threading_layer()})")
+    fork = multiprocessing.get_context("fork")
+    queue = fork.Queue()
+    child = fork.Process(target=_relu_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0 and queue.get(timeout=5) is True
