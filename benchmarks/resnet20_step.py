@@ -14,9 +14,10 @@ same random data:
 
 Each workload is timed twice over: back to back (each call right after the other library's),
 and settled, each call 20 ms after the one before. After a parallel region the OpenMP threads
-that ``import torch`` starts spin for a few ms (libgomp's default; minidl's workers sleep at
-once), so back to back a minidl call shares the cores with them at its start and torch's does not;
-settled, neither does. Both are reported; neither changes a library's settings.
+of both libraries (torch's own libgomp, and the system's under Numba's pool) spin for a few ms
+(libgomp's default), so back to back each call shares the cores with the other library's
+spinning threads at its start; settled, neither does. Both are reported; neither changes a
+library's settings.
 
 Every process pins its thread pools at run time and reports them: torch.set_num_threads,
 numba.set_num_threads and threadpoolctl's limit on the BLAS libraries (default 2 threads).
@@ -52,8 +53,8 @@ WORKLOADS = {"resnet20_train": "ResNet-20 training step, batch 64",
              "lab_cnn_train": "lab CNN training step, batch 128"}
 ORDERS = {"minidl": "minidl imported first", "numpy": "numpy and torch imported first"}
 MEMORY_BATCHES = (2, 64)
-# Longer than the OpenMP threads of ``import torch`` spin after a parallel region (libgomp's
-# default, a few ms): a call made sooner shares the cores with them.
+# Longer than OpenMP threads spin after a parallel region (libgomp's default, a few ms): a call
+# made sooner shares the cores with the other library's.
 PAUSE_S = 0.02
 AGREE_TOL = 1e-4
 
