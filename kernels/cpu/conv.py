@@ -182,8 +182,7 @@ def conv2d_backward(g, x, w, stride, padding, dilation, groups, need_dx=True, ne
             if need_dx:
                 winograd_conv2d_input_gradient(g, flipped_filters(w), padding, dx)
             return dx, (winograd_conv2d_filter_gradient(g, x, padding) if need_dw else None)
-
-        dws = threads.over_images(lambda i, j: shifted_conv2d_backward(
+        dws = threads.over_images(lambda i, j: shifted_conv2d_backward(            # "shifted"
             g[i:j], x[i:j], w, padding, dilation, need_dx, need_dw, dx[i:j] if need_dx else None)[1], n)
         return dx, (_summed(dws) if need_dw else None)
     if groups == 1 and not blas.available():
