@@ -19,8 +19,9 @@ from .common import ONE_THREAD, SHARES, float_array, u
 
 @njit(cache=True)
 def valid_range(offset, stride, count, size):
-    """The outputs o in [lo, hi) whose input index o * stride + offset lies in [0, size)."""
-    lo = max(0, -(offset // stride))
+    """The outputs o in [lo, hi) whose input index o * stride + offset lies in [0, size); both
+    within [0, count] (the outputs before lo are padding: callers zero range(lo))."""
+    lo = min(count, max(0, -(offset // stride)))
     hi = min(count, (size - 1 - offset) // stride + 1) if size - 1 - offset >= 0 else 0
     return lo, max(lo, hi)
 

@@ -11,9 +11,10 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from minidl.geometry import window_geometry
 from minidl.functional.activation import add_relu_forward, relu_backward, relu_forward
 from minidl.functional.conv import col2im, conv2d_backward, conv2d_forward, im2col
 from minidl.functional.norm import batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train
@@ -23,7 +24,7 @@ from minidl.kernels.cpu import conv as nb_conv
 from minidl.kernels.cpu import im2col_conv as nb_im2col_conv
 from minidl.kernels.cpu import threads as nb_threads
 from minidl.kernels.cpu import windows as nb_windows
-from .window_cases import cases, pointwise_inputs
+from .window_cases import Case, cases, pointwise_inputs
 
 SUM_TOL = {np.float32: dict(rtol=1e-6, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}
 BN_TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
@@ -34,6 +35,26 @@ def assert_same(actual, expected):
     assert actual.shape == expected.shape
     assert actual.dtype == expected.dtype
     np.testing.assert_array_equal(actual, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=cases())
+@example(case=Case((1, 1, 1, 1), 1, 3, (1, 1), (0, 2), (1, 2), np.float32, 0))
+def test_each_row_of_im2col_writes_its_own_row_only(case):
+    """Shares of im2col's rows run at once on different threads, so a row must not write outside
+    its own stretch of the columns, not even zeros: windows whose padding is wider than the
+    output once zeroed the start of the next row (found with a 1x1 image, padding 2, dilation 2)."""
+    x = case.normal()
+    cols = im2col.reference(x, *case.args)
+    kh, kw, (sh, sw), (ph, pw), (dh, dw) = case.args
+    n, c, h, w = x.shape
+    *_, oh, ow = window_geometry("im2col", (h, w), kh, kw, (sh, sw), (ph, pw), (dh, dw))
+    for r in range(cols.shape[0]):
+        out = np.full(cols.size, np.nan, dtype=x.dtype)
+        nb_windows.im2col_rows(r, r + 1, x.reshape(-1), out, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+        out = out.reshape(cols.shape)
+        assert_same(out[r], cols[r])
+        assert np.isnan(np.delete(out, r, axis=0)).all()
 
 
 @settings(max_examples=40, deadline=None)
