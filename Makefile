@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lessons notebooks bench clean
+.PHONY: demo test lessons notebooks bench clean clean-cache
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +33,10 @@ $(VENV)/.notebooks: $(STAMP)
 notebooks: $(VENV)/.notebooks
 	$(BIN)/jupytext --to ipynb --set-kernel python3 lessons/[0-9][0-9]_*.py
 
-clean:
+clean: clean-cache
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+
+# Numba's compiled kernels: it recompiles a kernel when its own file changes, not when a helper
+# it calls from another file does.
+clean-cache:
+	find . -path ./$(VENV) -prune -o \( -name '*.nbi' -o -name '*.nbc' \) -exec rm -f {} +
