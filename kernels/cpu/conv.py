@@ -81,6 +81,14 @@ def _direct_path(x, w, stride, padding, dilation, groups):
     return None
 
 
+def _compiled_path(x, w, stride, padding, dilation, groups):
+    """``_direct_path``'s answer, else "im2col" for a dense layer where ``blas``'s binding lets
+    the columns' products run inside compiled code (im2col_conv.py), else None: NumPy's products
+    (blocked_conv.py) on minidl's worker threads."""
+    return _direct_path(x, w, stride, padding, dilation, groups) or (
+        "im2col" if groups == 1 and not blas.available() else None)
+
+
 def _matching(fn, x, w, g=None, out_hw=None):
     """x, w (and dL/dy) as C-contiguous arrays of one dtype, their shapes checked against each
     other: the shifted products read raw memory, so a mismatch must stop here."""
@@ -105,25 +113,20 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups):
     if is_pointwise(w, padding, groups):
         return pointwise_conv2d_forward(np, x, w, b, stride)
     x = float_array(x, "x", "conv2d_forward", (4,))
-    *_, oh, ow = window_geometry("conv2d_forward", x.shape[2:], *w.shape[2:], stride, padding, dilation)
-    n = x.shape[0]
+    geometry = window_geometry("conv2d_forward", x.shape[2:], *w.shape[2:], stride, padding, dilation)
+    (oh, ow), n = geometry[-2:], x.shape[0]
     y = np.empty((n, w.shape[0], oh, ow), dtype=x.dtype)
-    path = _direct_path(x, w, stride, padding, dilation, groups)
+    path = _compiled_path(x, w, stride, padding, dilation, groups)
     if path is not None:
         x, w = _matching("conv2d_forward", x, w)
         if path == "direct":
             direct_conv2d_forward(x, w, padding, oh, ow, y)
         elif path == "winograd":
             _winograd_forward(x, w, padding, y)
+        elif path == "im2col":
+            im2col_conv2d_forward(x, w, geometry, y)
         else:
             threads.over_images(lambda i, j: shifted_conv2d_forward(x[i:j], w, padding, dilation, oh, ow, y[i:j]), n)
-        if b is not None:
-            y += b.reshape(1, -1, 1, 1)
-        return y
-    if groups == 1 and not blas.available():
-        x, w = _matching("conv2d_forward", x, w)
-        im2col_conv2d_forward(x, w, window_geometry("conv2d_forward", x.shape[2:], *w.shape[2:], stride,
-                                                    padding, dilation), y)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
@@ -171,25 +174,22 @@ def conv2d_backward(g, x, w, stride, padding, dilation, groups, need_dx=True, ne
         return pointwise_conv2d_backward(np, g, x, w, stride, need_dx, need_dw)
     n = x.shape[0]
     dx = np.empty(x.shape, dtype=g.dtype) if need_dx else None
-    path = _direct_path(x, w, stride, padding, dilation, groups)
+    path = _compiled_path(x, w, stride, padding, dilation, groups)
     if path is not None:
         fn = "conv2d_backward"
-        *_, oh, ow = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
-        x, w, g = _matching(fn, x, w, g, (oh, ow))
+        geometry = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
+        x, w, g = _matching(fn, x, w, g, geometry[-2:])
         if path == "direct":
             return direct_conv2d_backward(g, x, w, padding, need_dx, need_dw, dx)
         if path == "winograd":
             if need_dx:
                 winograd_conv2d_input_gradient(g, flipped_filters(w), padding, dx)
             return dx, (winograd_conv2d_filter_gradient(g, x, padding) if need_dw else None)
+        if path == "im2col":
+            return im2col_conv2d_backward(g, x, w, geometry, need_dx, need_dw, dx)
         dws = threads.over_images(lambda i, j: shifted_conv2d_backward(            # "shifted"
             g[i:j], x[i:j], w, padding, dilation, need_dx, need_dw, dx[i:j] if need_dx else None)[1], n)
         return dx, (_summed(dws) if need_dw else None)
-    if groups == 1 and not blas.available():
-        fn = "conv2d_backward"
-        geometry = window_geometry(fn, x.shape[2:], *w.shape[2:], stride, padding, dilation)
-        x, w, g = _matching(fn, x, w, g, geometry[-2:])
-        return im2col_conv2d_backward(g, x, w, geometry, need_dx, need_dw, dx)
     cols, back = ((_im2col_one_thread, _col2im_one_thread) if threads.shares(n) > 1
                   else (im2col, col2im))                             # one share: rows, slabs shared
     dws = threads.over_images(lambda i, j: blocked_conv2d_backward(

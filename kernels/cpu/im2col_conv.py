@@ -100,7 +100,7 @@ def im2col_conv2d_forward(x, w, geometry, out):
     -> y written into ``out`` (N, F, OH, OW), a share of the images per thread."""
     kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = geometry
     (n, c, h, wd), f = x.shape, w.shape[0]
-    block = _block(-(-n // threads.shares(n)), c * kh * kw, oh * ow, x.itemsize)
+    block = _block(threads.largest_share(n), c * kh * kw, oh * ow, x.itemsize)
     threads.split(_forward_shares, n, x.size + out.size, blas.function(x.dtype), x.reshape(-1), w.reshape(-1),
                   out.reshape(-1), c, h, wd, f, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, block,
                   blas_one_thread=True)
@@ -114,7 +114,7 @@ def im2col_conv2d_backward(g, x, w, geometry, need_dx, need_dw, dx_out):
     kh, kw, (sh, sw), (ph, pw), (dh, dw), oh, ow = geometry
     (n, c, h, wd), f = x.shape, w.shape[0]
     images = threads.share_bounds(n)
-    block = _block(-(-n // threads.shares(n)), c * kh * kw, oh * ow, x.itemsize)
+    block = _block(threads.largest_share(n), c * kh * kw, oh * ow, x.itemsize)
     dwt = np.zeros((images.size - 1, c * kh * kw, f), dtype=g.dtype)
     dx = dx_out if need_dx else np.empty(1, dtype=g.dtype)
     threads.split(_backward_shares, images.size - 1, x.size + g.size, images, blas.function(g.dtype),

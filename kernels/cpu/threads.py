@@ -73,6 +73,11 @@ def share_bounds(n: int) -> np.ndarray:
     return np.array([n * k // parts for k in range(parts + 1)])
 
 
+def largest_share(n: int) -> int:
+    """How many of range(n) the largest share holds (what a kernel sizes its scratch for)."""
+    return -(-n // shares(n))
+
+
 def over_images(job: Callable[[int, int], object], n: int) -> list:
     """[job(start, stop) for each share of range(n)], the first share on the calling thread and
     the others on worker threads, with BLAS on one thread meanwhile. Results in share order; the

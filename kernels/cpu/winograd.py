@@ -242,7 +242,7 @@ def winograd_conv2d_forward(x, u_filters, padding, oh, ow, out, bn=None, residua
     res = none if residual is None else _even(residual, th, tw)
     threads.split(_forward_shares, m, x.size + y.size, blas.function(x.dtype), x.reshape(-1),
                   u_filters.reshape(-1), y.reshape(-1), c, h, w, f, ph, pw, th, tw,
-                  _block(_share(m), c, f, th, tw), bn is not None, mean, inv_std, gamma, beta,
+                  _block(threads.largest_share(m), c, f, th, tw), bn is not None, mean, inv_std, gamma, beta,
                   residual is not None, res.reshape(-1), bool(relu), blas_one_thread=True)
     if not even:
         out[...] = y[:, :, :oh, :ow]
@@ -270,11 +270,6 @@ def winograd_conv2d_filter_gradient(g, x, padding):
     du = np.zeros((images.size - 1, 16, f, c), dtype=g.dtype)
     threads.split(_filter_products_shares, images.size - 1, x.size + g.size, images, blas.function(g.dtype),
                   _even(g, th, tw).reshape(-1), x.reshape(-1), du.reshape(-1), c, h, w, f, ph, pw, th, tw,
-                  _block(_share(m), c, f, th, tw), blas_one_thread=True)
+                  _block(threads.largest_share(m), c, f, th, tw), blas_one_thread=True)
     return _filter_gradient(du.sum(0))
-
-
-def _share(m):
-    """The images of the largest share of a batch of m."""
-    return -(-m // threads.shares(m))
 
